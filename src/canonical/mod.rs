@@ -1,0 +1,6 @@
+//! The canonical contract: operations, validation of request bodies, and problems.
+//! Knows no vendor.
+
+pub mod operation;
+pub mod problem;
+pub mod validate;

@@ -1,0 +1,146 @@
+//! Validation of canonical request bodies against the contract's JSON Schema
+//! (`schemas/order.schema.json`, embedded), plus the one rule a schema cannot say: every
+//! number must be an exact decimal the gateway can carry (28 significant digits).
+
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use serde_json::Value;
+
+use super::problem::FieldError;
+use crate::engine::convert::to_decimal;
+
+pub const ORDER_SCHEMA: &str = include_str!("../../schemas/order.schema.json");
+pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
+
+/// Which body is being validated.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    Create,
+    Update,
+}
+
+struct Validators {
+    create: Validator,
+    update: Validator,
+}
+
+fn validators() -> &'static Validators {
+    static V: OnceLock<Validators> = OnceLock::new();
+    V.get_or_init(|| {
+        // The schema is part of the binary and checked by the tests: a failure here is a bug.
+        let schema: Value = serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON");
+        let build = |def: &str| {
+            let mut root = schema.clone();
+            if let Some(obj) = root.as_object_mut() {
+                obj.insert("$ref".into(), Value::String(format!("#/$defs/{def}")));
+            }
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&root)
+                .expect("embedded order schema compiles")
+        };
+        Validators {
+            create: build("OrderCreate"),
+            update: build("OrderUpdate"),
+        }
+    })
+}
+
+/// Builds the validators now, so the first request does not pay for it.
+pub fn warm_up() {
+    let _ = validators();
+}
+
+/// Every way `body` breaks the contract, with JSON pointers; empty when it is valid.
+pub fn validate(body: &Value, which: Body) -> Vec<FieldError> {
+    let v = validators();
+    let validator = match which {
+        Body::Create => &v.create,
+        Body::Update => &v.update,
+    };
+    let mut errors: Vec<FieldError> = validator
+        .iter_errors(body)
+        .map(|e| FieldError {
+            pointer: e.instance_path().as_str().to_string(),
+            message: e.masked().to_string(),
+        })
+        .collect();
+    inexact_numbers(body, String::new(), &mut errors);
+    errors.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    errors.dedup();
+    errors
+}
+
+fn inexact_numbers(v: &Value, pointer: String, out: &mut Vec<FieldError>) {
+    let mut stack = vec![(v, pointer)];
+    while let Some((v, p)) = stack.pop() {
+        match v {
+            Value::Number(_) if to_decimal(v).is_none() => out.push(FieldError {
+                pointer: p,
+                message: "not representable as an exact decimal (at most 28 significant digits)".into(),
+            }),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    stack.push((item, format!("{p}/{i}")));
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    stack.push((item, format!("{p}/{}", k.replace('~', "~0").replace('/', "~1"))));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn order() -> Value {
+        json!({"customer": {"id": "C1"}, "lines": [{"sku": "A", "quantity": 1, "unit_price": 2.5}]})
+    }
+
+    #[test]
+    fn a_minimal_order_is_valid() {
+        assert_eq!(validate(&order(), Body::Create), vec![]);
+    }
+
+    #[test]
+    fn errors_point_at_fields() {
+        let mut o = order();
+        o["lines"][0]["quantity"] = json!(0);
+        o["customer"] = json!({});
+        o["order_date"] = json!("23/11/2026");
+        let errors = validate(&o, Body::Create);
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/lines/0/quantity"), "{errors:?}");
+        assert!(pointers.contains(&"/customer"), "{errors:?}");
+        assert!(pointers.contains(&"/order_date"), "{errors:?}");
+    }
+
+    #[test]
+    fn huge_numbers_are_refused() {
+        let mut o = order();
+        o["lines"][0]["unit_price"] = serde_json::from_str("1e400").expect("parses");
+        let errors = validate(&o, Body::Create);
+        assert!(errors.iter().any(|e| e.pointer == "/lines/0/unit_price"), "{errors:?}");
+    }
+
+    #[test]
+    fn no_lines_and_unknown_fields_are_refused() {
+        let o = json!({"customer": {"id": "C1"}, "lines": [], "colour": "red"});
+        let errors = validate(&o, Body::Create);
+        assert!(errors.iter().any(|e| e.pointer == "/lines"), "{errors:?}");
+        assert!(errors.iter().any(|e| e.pointer.is_empty() && e.message.contains("colour")), "{errors:?}");
+    }
+
+    #[test]
+    fn openapi_is_json() {
+        let v: Value = serde_json::from_str(OPENAPI).expect("openapi parses");
+        assert_eq!(v["openapi"], "3.1.0");
+    }
+}

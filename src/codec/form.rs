@@ -1,0 +1,82 @@
+//! `application/x-www-form-urlencoded` bodies: a flat object of scalars. A list of scalars
+//! repeats its key; anything nested must be made a JSON text first (`json:` in the mapping).
+
+use serde_json::{Map, Value};
+
+use super::CodecError;
+use crate::engine::convert::scalar_text;
+
+pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
+    let pairs = pairs(value, "form")?;
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &pairs {
+        ser.append_pair(k, v);
+    }
+    Ok(ser.finish().into_bytes())
+}
+
+/// The (name, text) pairs of a flat object, in order.
+pub fn pairs(value: &Value, format: &'static str) -> Result<Vec<(String, String)>, CodecError> {
+    let Value::Object(map) = value else {
+        return Err(CodecError::encode(format, "the body template must yield an object of fields"));
+    };
+    let mut out = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        match v {
+            Value::Array(items) => {
+                for item in items {
+                    out.push((k.clone(), scalar(k, item, format)?));
+                }
+            }
+            other => out.push((k.clone(), scalar(k, other, format)?)),
+        }
+    }
+    Ok(out)
+}
+
+fn scalar(key: &str, v: &Value, format: &'static str) -> Result<String, CodecError> {
+    scalar_text(v).ok_or_else(|| {
+        CodecError::encode(
+            format,
+            format!("field `{key}` is {}; wrap it in `json:` to send it as a JSON text", crate::engine::convert::kind(v)),
+        )
+    })
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+    let mut map = Map::new();
+    for (k, v) in form_urlencoded::parse(bytes) {
+        let v = Value::String(v.into_owned());
+        match map.get_mut(k.as_ref()) {
+            Some(Value::Array(items)) => items.push(v),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, v]);
+            }
+            None => {
+                map.insert(k.into_owned(), v);
+            }
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flat_objects_encode() {
+        let v = json!({"reference": "A&B 1", "total": serde_json::from_str::<Value>("10.50").expect("n"), "tags": ["x", "y"], "orderLines": "[{\"q\":1}]"});
+        let out = String::from_utf8(encode(&v).expect("encodes")).expect("utf8");
+        assert_eq!(out, "reference=A%26B+1&total=10.50&tags=x&tags=y&orderLines=%5B%7B%22q%22%3A1%7D%5D");
+        assert_eq!(decode(out.as_bytes()).expect("decodes")["tags"], json!(["x", "y"]));
+    }
+
+    #[test]
+    fn nested_objects_are_refused() {
+        let err = encode(&json!({"lines": [{"q": 1}]})).expect_err("refused");
+        assert!(err.to_string().contains("json:"), "{err}");
+    }
+}

@@ -1,0 +1,298 @@
+//! XML bodies.
+//!
+//! Writing: the value is an object put under the root element; an object becomes child
+//! elements, a list becomes `<item>` children of its element (marked with the list attribute
+//! when the mapping names one, e.g. `list="true"`), a scalar becomes text, null an empty
+//! element. Keys starting with `@` are attributes.
+//!
+//! Reading: the root element's content becomes an object. An element marked with the list
+//! attribute (or named in `always_list`) is a list even with one child, so a one-line order
+//! stays a list. Text stays text (the mapping converts types). No DTD is accepted and only the
+//! five predefined entities and character references are expanded: nothing can blow up.
+
+use quick_xml::Reader;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use serde_json::{Map, Value};
+
+use super::{CodecError, MAX_DEPTH};
+use crate::engine::convert::scalar_text;
+use crate::engine::plan::XmlOptions;
+
+pub fn encode(value: &Value, opts: &XmlOptions) -> Result<Vec<u8>, CodecError> {
+    let mut w = Writer::new(Vec::new());
+    if opts.declaration {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+            .map_err(io_err)?;
+    }
+    write_element(&mut w, &opts.root, value, opts, 0)?;
+    Ok(w.into_inner())
+}
+
+fn io_err(e: impl std::fmt::Display) -> CodecError {
+    CodecError::encode("XML", e.to_string())
+}
+
+fn check_name(name: &str) -> Result<(), CodecError> {
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(CodecError::encode("XML", format!("`{name}` is not a valid element name")))
+    }
+}
+
+fn write_element(
+    w: &mut Writer<Vec<u8>>,
+    name: &str,
+    value: &Value,
+    opts: &XmlOptions,
+    depth: usize,
+) -> Result<(), CodecError> {
+    if depth > MAX_DEPTH {
+        return Err(CodecError::encode("XML", "nested too deeply"));
+    }
+    check_name(name)?;
+    let mut start = BytesStart::new(name);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if let Some(attr) = k.strip_prefix('@') {
+                    check_name(attr)?;
+                    let text = scalar_text(v)
+                        .ok_or_else(|| CodecError::encode("XML", format!("attribute `{attr}` must be a scalar")))?;
+                    start.push_attribute((attr, text.as_str()));
+                }
+            }
+            w.write_event(Event::Start(start)).map_err(io_err)?;
+            for (k, v) in map {
+                if k.starts_with('@') {
+                    continue;
+                }
+                if k == "#text" {
+                    let text = scalar_text(v).unwrap_or_default();
+                    w.write_event(Event::Text(BytesText::new(&text))).map_err(io_err)?;
+                    continue;
+                }
+                write_element(w, k, v, opts, depth + 1)?;
+            }
+        }
+        Value::Array(items) => {
+            if let Some((k, v)) = &opts.list_attribute {
+                start.push_attribute((k.as_str(), v.as_str()));
+            }
+            w.write_event(Event::Start(start)).map_err(io_err)?;
+            for item in items {
+                write_element(w, &opts.item, item, opts, depth + 1)?;
+            }
+        }
+        Value::Null => {
+            w.write_event(Event::Empty(start)).map_err(io_err)?;
+            return Ok(());
+        }
+        scalar => {
+            w.write_event(Event::Start(start)).map_err(io_err)?;
+            let text = scalar_text(scalar).unwrap_or_default();
+            w.write_event(Event::Text(BytesText::new(&text))).map_err(io_err)?;
+        }
+    }
+    w.write_event(Event::End(BytesEnd::new(name))).map_err(io_err)?;
+    Ok(())
+}
+
+/// One element being read.
+struct Frame {
+    name: String,
+    path: String,
+    is_list: bool,
+    children: Vec<(String, Value)>,
+    attributes: Vec<(String, Value)>,
+    text: String,
+}
+
+impl Frame {
+    fn finish(self, opts: &XmlOptions) -> Value {
+        if self.is_list || opts.always_list.iter().any(|p| p == &self.path) {
+            return Value::Array(self.children.into_iter().map(|(_, v)| v).collect());
+        }
+        if self.children.is_empty() && self.attributes.is_empty() {
+            return Value::String(self.text.trim().to_string());
+        }
+        let mut map = Map::new();
+        for (k, v) in self.attributes {
+            map.insert(k, v);
+        }
+        for (k, v) in self.children {
+            match map.get_mut(&k) {
+                Some(Value::Array(items)) => items.push(v),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, v]);
+                }
+                None => {
+                    map.insert(k, v);
+                }
+            }
+        }
+        if !self.text.trim().is_empty() {
+            map.insert("#text".into(), Value::String(self.text.trim().to_string()));
+        }
+        Value::Object(map)
+    }
+}
+
+pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| CodecError::decode("XML", "not UTF-8"))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    let mut reader = Reader::from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Value> = None;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| CodecError::decode("XML", e.to_string()))?;
+        match event {
+            Event::DocType(_) => return Err(CodecError::decode("XML", "a DTD is not accepted")),
+            Event::Start(e) | Event::Empty(e) if root.is_some() => {
+                let _ = e;
+                return Err(CodecError::decode("XML", "content after the root element"));
+            }
+            Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(CodecError::decode("XML", format!("nested deeper than {MAX_DEPTH} levels")));
+                }
+                stack.push(open_frame(&e, &stack, opts)?);
+            }
+            Event::Empty(e) => {
+                let frame = open_frame(&e, &stack, opts)?;
+                close(frame, &mut stack, &mut root, opts);
+            }
+            Event::End(_) => {
+                let frame = stack
+                    .pop()
+                    .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?;
+                close(frame, &mut stack, &mut root, opts);
+            }
+            Event::Text(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(c) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&c.into_inner());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => match r.xml10_content().as_ref() {
+                        "lt" => '<',
+                        "gt" => '>',
+                        "amp" => '&',
+                        "apos" => '\'',
+                        "quot" => '"',
+                        other => {
+                            return Err(CodecError::decode("XML", format!("undefined entity `&{other};`")));
+                        }
+                    },
+                    Err(e) => return Err(CodecError::decode("XML", e.to_string())),
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.text.push(c);
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(CodecError::decode("XML", "the document ends inside an element (truncated?)"));
+    }
+    root.ok_or_else(|| CodecError::decode("XML", "no root element"))
+}
+
+fn open_frame(e: &BytesStart<'_>, stack: &[Frame], opts: &XmlOptions) -> Result<Frame, CodecError> {
+    let name = e.local_name().as_ref().to_string();
+    let path = match stack.last() {
+        Some(parent) => format!("{}/{name}", parent.path),
+        None => name.clone(),
+    };
+    let mut is_list = false;
+    let mut attributes = Vec::new();
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
+        let key = attr.key.local_name().as_ref().to_string();
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::default())
+            .map_err(|err| CodecError::decode("XML", err.to_string()))?
+            .into_owned();
+        if let Some((k, v)) = &opts.list_attribute {
+            if *k == key && *v == value {
+                is_list = true;
+                continue;
+            }
+        }
+        attributes.push((format!("@{key}"), Value::String(value)));
+    }
+    Ok(Frame {
+        name,
+        path,
+        is_list,
+        children: Vec::new(),
+        attributes,
+        text: String::new(),
+    })
+}
+
+fn close(frame: Frame, stack: &mut [Frame], root: &mut Option<Value>, opts: &XmlOptions) {
+    let name = frame.name.clone();
+    let value = frame.finish(opts);
+    match stack.last_mut() {
+        Some(parent) => parent.children.push((name, value)),
+        None => *root = Some(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn opts() -> XmlOptions {
+        XmlOptions {
+            list_attribute: Some(("list".into(), "true".into())),
+            ..XmlOptions::default()
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_one_element_lists() {
+        let v = json!({"contractor_id": "5", "comment": "a < b & c", "empty": null,
+                       "products": [{"product_id": "7", "quantity": "2"}]});
+        let bytes = encode(&v, &opts()).expect("encodes");
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains("<products list=\"true\"><item><product_id>7</product_id>"), "{text}");
+        assert!(text.contains("<comment>a &lt; b &amp; c</comment>"), "{text}");
+        assert!(text.contains("<empty/>"), "{text}");
+        let back = decode(&bytes, &opts()).expect("decodes");
+        assert_eq!(back["products"], json!([{"product_id": "7", "quantity": "2"}]));
+        assert_eq!(back["comment"], json!("a < b & c"));
+        assert_eq!(back["empty"], json!(""));
+    }
+
+    #[test]
+    fn hostile_xml_is_refused() {
+        let laughs = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><root>&lol;</root>"#;
+        assert!(decode(laughs, &opts()).is_err());
+        assert!(decode(b"<root><a>1</a>", &opts()).is_err());
+        assert!(decode(b"<html><body>Bad gateway", &opts()).is_err());
+        assert!(decode(b"<root>&foo;</root>", &opts()).is_err());
+    }
+}

@@ -1,0 +1,302 @@
+//! Value conversions (`as:`), exact decimal arithmetic and value comparison.
+//! Numbers are `serde_json::Number` kept as their decimal text and computed with
+//! `rust_decimal`: no value passes through a binary float.
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{Number, Value};
+
+use super::plan::{ArithOp, Convert};
+
+/// Why a value could not be converted; the caller adds where.
+pub type ConvertError = String;
+
+/// Reads a JSON value as an exact decimal (numbers and numeric strings).
+pub fn to_decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => parse_decimal(&n.to_string()),
+        Value::String(s) => parse_decimal(s.trim()),
+        _ => None,
+    }
+}
+
+fn parse_decimal(text: &str) -> Option<Decimal> {
+    if text.contains(['e', 'E']) {
+        Decimal::from_scientific(text).ok()
+    } else {
+        Decimal::from_str(text).ok()
+    }
+}
+
+/// A decimal as a JSON number, written without trailing zeros unless `scale` fixes them.
+pub fn decimal_value(d: Decimal, scale: Option<u32>) -> Value {
+    Value::Number(decimal_number(d, scale))
+}
+
+pub fn decimal_number(d: Decimal, scale: Option<u32>) -> Number {
+    let text = decimal_text(d, scale);
+    // A decimal's text is always a valid JSON number.
+    Number::from_str(&text).unwrap_or_else(|_| Number::from(0))
+}
+
+pub fn decimal_text(d: Decimal, scale: Option<u32>) -> String {
+    match scale {
+        Some(s) => {
+            let mut r = d.round_dp_with_strategy(s, RoundingStrategy::MidpointAwayFromZero);
+            r.rescale(s);
+            r.to_string()
+        }
+        None => d.normalize().to_string(),
+    }
+}
+
+pub fn arith(op: ArithOp, args: &[Decimal]) -> Result<Decimal, ConvertError> {
+    let mut iter = args.iter().copied();
+    let mut acc = iter.next().ok_or("no operands")?;
+    for x in iter {
+        acc = match op {
+            ArithOp::Add => acc.checked_add(x),
+            ArithOp::Sub => acc.checked_sub(x),
+            ArithOp::Mul => acc.checked_mul(x),
+            ArithOp::Div => {
+                if x.is_zero() {
+                    return Err("division by zero".into());
+                }
+                acc.checked_div(x)
+            }
+        }
+        .ok_or("the result does not fit a 96-bit decimal")?;
+    }
+    Ok(acc)
+}
+
+/// The text a scalar stands for (map keys, interpolation, form fields).
+pub fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// Equality where numbers compare by value (`1` equals `1.0` and `"1"` does not).
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (to_decimal(a), to_decimal(b)) {
+            (Some(p), Some(q)) => p == q,
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x
+                    .iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Ordering for `gt`/`lt`: decimals by value, strings by text (dates in ISO form sort right).
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => Some(to_decimal(a)?.cmp(&to_decimal(b)?)),
+    }
+}
+
+pub fn convert(v: Value, how: &Convert) -> Result<Value, ConvertError> {
+    match how {
+        Convert::String => match &v {
+            Value::String(_) => Ok(v),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(scalar_text(&v).unwrap_or_default())),
+            other => Err(format!("expected a text value, found {}", kind(other))),
+        },
+        Convert::Integer => {
+            let d = to_decimal(&v)
+                .ok_or_else(|| format!("expected an integer, found {}", kind(&v)))?;
+            if !d.fract().is_zero() {
+                return Err(format!("must be an integer, found {}", d.normalize()));
+            }
+            Ok(decimal_value(d.trunc(), None))
+        }
+        Convert::Decimal(scale) => {
+            let d = to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
+            Ok(decimal_value(d, *scale))
+        }
+        Convert::DecimalString(scale) => {
+            let d = to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
+            Ok(Value::String(decimal_text(d, *scale)))
+        }
+        Convert::Boolean => to_bool(&v).map(Value::Bool),
+        Convert::Bit => to_bool(&v).map(|b| Value::Number(Number::from(u8::from(b)))),
+        Convert::Date { parse, format } => {
+            let text = v
+                .as_str()
+                .ok_or_else(|| format!("expected a date, found {}", kind(&v)))?;
+            let dt = parse_time(text, parse.as_deref())?;
+            let fmt = format.as_deref().unwrap_or("%Y-%m-%d");
+            Ok(Value::String(format_time(&dt, fmt)?))
+        }
+        Convert::Timestamp { parse, format } => {
+            let text = v
+                .as_str()
+                .ok_or_else(|| format!("expected a timestamp, found {}", kind(&v)))?;
+            let dt = parse_time(text, parse.as_deref())?;
+            Ok(Value::String(match format.as_deref() {
+                None => dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                Some(f) => format_time(&dt, f)?,
+            }))
+        }
+        Convert::Upper => text_op(v, |s| s.to_uppercase()),
+        Convert::Lower => text_op(v, |s| s.to_lowercase()),
+        Convert::Trim => text_op(v, |s| s.trim().to_string()),
+    }
+}
+
+fn text_op(v: Value, f: impl Fn(&str) -> String) -> Result<Value, ConvertError> {
+    match v {
+        Value::String(s) => Ok(Value::String(f(&s))),
+        other => Err(format!("expected a text value, found {}", kind(&other))),
+    }
+}
+
+fn to_bool(v: &Value) -> Result<bool, ConvertError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(_) | Value::String(_) => {
+            match scalar_text(v).unwrap_or_default().trim() {
+                "1" | "true" | "True" | "TRUE" | "yes" => Ok(true),
+                "0" | "false" | "False" | "FALSE" | "no" | "" => Ok(false),
+                other => Err(format!("expected a boolean, found `{other}`")),
+            }
+        }
+        other => Err(format!("expected a boolean, found {}", kind(other))),
+    }
+}
+
+/// Reads a date or timestamp: with `pattern` when given, else RFC 3339, SQL
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]`, or a plain date. Times without a zone are UTC.
+pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, ConvertError> {
+    let text = text.trim();
+    if let Some(p) = pattern {
+        if let Ok(dt) = DateTime::parse_from_str(text, p) {
+            return Ok(dt.with_timezone(&Utc));
+        }
+        if let Ok(ndt) = NaiveDateTime::parse_from_str(text, p) {
+            return Ok(ndt.and_utc());
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(text, p) {
+            return Ok(d.and_hms_opt(0, 0, 0).map(|n| n.and_utc()).unwrap_or_default());
+        }
+        return Err(format!("`{text}` does not match the date format `{p}`"));
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    for p in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(ndt) = NaiveDateTime::parse_from_str(text, p) {
+            return Ok(ndt.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        if let Some(n) = d.and_hms_opt(0, 0, 0) {
+            return Ok(n.and_utc());
+        }
+    }
+    Err(format!("`{text}` is not a date or timestamp"))
+}
+
+fn format_time(dt: &DateTime<Utc>, pattern: &str) -> Result<String, ConvertError> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    write!(out, "{}", dt.format(pattern)).map_err(|_| format!("invalid date format `{pattern}`"))?;
+    Ok(out)
+}
+
+/// Checks a strftime pattern at load time.
+pub fn check_time_format(pattern: &str) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    StrftimeItems::new(pattern).all(|i| !matches!(i, Item::Error))
+}
+
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn num(text: &str) -> Value {
+        serde_json::from_str(text).expect("number")
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        let tenth = to_decimal(&num("0.1")).expect("decimal");
+        let sum = arith(ArithOp::Add, &[tenth, tenth, tenth]).expect("sum");
+        assert_eq!(decimal_value(sum, None).to_string(), "0.3");
+        assert_eq!(decimal_value(sum, Some(2)).to_string(), "0.30");
+        assert!(to_decimal(&num("1e400")).is_none());
+        assert_eq!(to_decimal(&num("1.5e2")), Some(Decimal::from(150)));
+    }
+
+    #[test]
+    fn integer_check() {
+        assert_eq!(convert(num("3.0"), &Convert::Integer).expect("int"), num("3"));
+        assert!(convert(num("3.5"), &Convert::Integer).is_err());
+        assert_eq!(convert(json!("42"), &Convert::Integer).expect("int"), num("42"));
+    }
+
+    #[test]
+    fn dates() {
+        let sql = Convert::Timestamp {
+            parse: None,
+            format: Some("%Y-%m-%d %H:%M:%S".into()),
+        };
+        assert_eq!(
+            convert(json!("2026-11-23T10:05:00Z"), &sql).expect("ts"),
+            json!("2026-11-23 10:05:00")
+        );
+        let back = Convert::Timestamp {
+            parse: None,
+            format: None,
+        };
+        assert_eq!(
+            convert(json!("2026-11-23 01:07:19.077371"), &back).expect("ts"),
+            json!("2026-11-23T01:07:19.077371Z")
+        );
+        let d = Convert::Date {
+            parse: None,
+            format: None,
+        };
+        assert_eq!(convert(json!("2026-11-23 10:00:00"), &d).expect("d"), json!("2026-11-23"));
+        assert!(convert(json!("23/11/2026"), &d).is_err());
+        assert!(check_time_format("%Y-%m-%d"));
+        assert!(!check_time_format("%Y-%Q"));
+    }
+
+    #[test]
+    fn booleans_and_equality() {
+        assert_eq!(convert(json!(true), &Convert::Bit).expect("bit"), num("1"));
+        assert_eq!(convert(json!("0"), &Convert::Boolean).expect("b"), json!(false));
+        assert!(values_equal(&num("1"), &num("1.0")));
+        assert!(!values_equal(&num("1"), &json!("1")));
+    }
+}

@@ -1,0 +1,573 @@
+//! Runs compiled templates and predicates against a scope. Pure: no I/O.
+//!
+//! Absence is a value of its own: a template yields `None` when its source is missing (or
+//! JSON null), and an object template then leaves the key out, so an absent canonical field
+//! is never sent as an empty one.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Number, Value};
+
+use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
+use super::plan::{EachOp, FromOp, InterpPart, ObjectKey, Predicate, Template, Unmapped};
+use super::selector::{PathKind, Root, Selector};
+
+/// Values every template can reach by name.
+pub struct Roots<'a> {
+    pub input: &'a Value,
+    pub path: &'a Value,
+    pub query: &'a Value,
+    pub page: &'a Value,
+    pub settings: &'a Value,
+    pub secrets: &'a Value,
+    pub auth: &'a Value,
+    pub connection: &'a Value,
+    pub now: &'a Value,
+    pub today: &'a Value,
+    pub response: &'a Value,
+    /// Saved step answers by slot; `Null` for a step that did not run.
+    pub steps: &'a [Value],
+}
+
+/// Where a template runs: the roots, the focus (`$`) and the enclosing `each`.
+pub struct Scope<'a> {
+    pub roots: &'a Roots<'a>,
+    pub focus: &'a Value,
+    /// JSON pointer of the focus inside the canonical input, when it comes from there.
+    pub focus_pointer: Option<&'a str>,
+    pub parent: Option<&'a Scope<'a>>,
+    pub index: Option<usize>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(roots: &'a Roots<'a>, focus: &'a Value) -> Self {
+        Scope {
+            roots,
+            focus,
+            focus_pointer: Some(""),
+            parent: None,
+            index: None,
+        }
+    }
+}
+
+/// A value the mapping could not produce: the canonical request cannot be expressed for this
+/// vendor (request direction), or the vendor's answer cannot be read (response direction).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct EvalError {
+    /// JSON pointer into the canonical request, where the value came from there.
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+impl EvalError {
+    fn new(pointer: Option<String>, message: impl Into<String>) -> Self {
+        EvalError {
+            pointer,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Out<'a> = Result<Option<Cow<'a, Value>>, EvalError>;
+
+const MAX_USE_DEPTH: usize = 32;
+
+/// Evaluates templates; `templates` are the mapping's named ones (`use:`).
+pub struct Evaluator<'m> {
+    pub templates: &'m [Template],
+}
+
+impl<'m> Evaluator<'m> {
+    pub fn new(templates: &'m [Template]) -> Self {
+        Evaluator { templates }
+    }
+
+    pub fn eval<'a>(&self, t: &Template, s: &Scope<'a>) -> Out<'a> {
+        self.eval_depth(t, s, 0)
+    }
+
+    /// Evaluates to an owned value (absent stays `None`).
+    pub fn eval_owned(&self, t: &Template, s: &Scope<'_>) -> Result<Option<Value>, EvalError> {
+        Ok(self.eval(t, s)?.map(Cow::into_owned))
+    }
+
+    fn eval_depth<'a>(&self, t: &Template, s: &Scope<'a>, depth: usize) -> Out<'a> {
+        match t {
+            Template::Const(v) => Ok(Some(Cow::Owned(v.clone()))),
+            Template::Select(sel) => Ok(select(sel, s).filter(|v| !v.is_null())),
+            Template::Interp(parts) => Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::String(text)))),
+            Template::Object(fields) => {
+                let mut map = Map::with_capacity(fields.len());
+                for (key, value) in fields {
+                    let Some(v) = self.eval_depth(value, s, depth)? else {
+                        continue;
+                    };
+                    let key = match key {
+                        ObjectKey::Literal(k) => k.clone(),
+                        ObjectKey::Interp(parts) => match interpolate(parts, s)? {
+                            Some(k) => k,
+                            None => continue,
+                        },
+                    };
+                    map.insert(key, v.into_owned());
+                }
+                Ok(Some(Cow::Owned(Value::Object(map))))
+            }
+            Template::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    // Positions matter in a literal array: an absent element is null.
+                    out.push(self.eval_depth(item, s, depth)?.map_or(Value::Null, Cow::into_owned));
+                }
+                Ok(Some(Cow::Owned(Value::Array(out))))
+            }
+            Template::From(op) => self.eval_from(op, s, depth),
+            Template::Each(op) => self.eval_each(op, s, depth),
+            Template::If(cond, then, otherwise) => {
+                if self.test_depth(cond, s, depth)? {
+                    self.eval_depth(then, s, depth)
+                } else if let Some(e) = otherwise {
+                    self.eval_depth(e, s, depth)
+                } else {
+                    Ok(None)
+                }
+            }
+            Template::Coalesce(options) => {
+                for o in options {
+                    if let Some(v) = self.eval_depth(o, s, depth)? {
+                        return Ok(Some(v));
+                    }
+                }
+                Ok(None)
+            }
+            Template::Arith(op, args, scale) => {
+                let mut nums = Vec::with_capacity(args.len());
+                for a in args {
+                    let Some(v) = self.eval_depth(a, s, depth)? else {
+                        return Ok(None);
+                    };
+                    nums.push(to_decimal(&v).ok_or_else(|| {
+                        EvalError::new(pointer_of(a, s), format!("expected a number, found {}", convert::kind(&v)))
+                    })?);
+                }
+                let r = arith(*op, &nums).map_err(|m| EvalError::new(None, m))?;
+                Ok(Some(Cow::Owned(decimal_value(r, *scale))))
+            }
+            Template::Sum(inner, scale) => {
+                let Some(v) = self.eval_depth(inner, s, depth)? else {
+                    return Ok(None);
+                };
+                let items: Vec<&Value> = match v.as_ref() {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                let mut nums = vec![rust_decimal::Decimal::ZERO];
+                for item in items.into_iter().filter(|i| !i.is_null()) {
+                    nums.push(to_decimal(item).ok_or_else(|| {
+                        EvalError::new(None, format!("sum: expected numbers, found {}", convert::kind(item)))
+                    })?);
+                }
+                let r = arith(super::plan::ArithOp::Add, &nums).map_err(|m| EvalError::new(None, m))?;
+                Ok(Some(Cow::Owned(decimal_value(r, *scale))))
+            }
+            Template::Json(inner) => Ok(self
+                .eval_depth(inner, s, depth)?
+                .map(|v| Cow::Owned(Value::String(v.to_string())))),
+            Template::ParseJson(inner) => {
+                let Some(v) = self.eval_depth(inner, s, depth)? else {
+                    return Ok(None);
+                };
+                match v.as_ref() {
+                    Value::String(text) => serde_json::from_str::<Value>(text)
+                        .map(|parsed| Some(Cow::Owned(parsed)))
+                        .map_err(|e| EvalError::new(None, format!("parse_json: not a JSON text ({e})"))),
+                    // Already structured: accept it as is (some servers send either form).
+                    _ => Ok(Some(v)),
+                }
+            }
+            Template::Pipe(stages) => {
+                let mut current: Option<Value> = Some(s.focus.clone());
+                for stage in stages {
+                    let Some(focus) = current.take() else {
+                        return Ok(None);
+                    };
+                    let inner = Scope {
+                        roots: s.roots,
+                        focus: &focus,
+                        focus_pointer: None,
+                        parent: Some(s),
+                        index: s.index,
+                    };
+                    current = self.eval_depth(stage, &inner, depth)?.map(Cow::into_owned);
+                }
+                Ok(current.map(Cow::Owned))
+            }
+            Template::Merge(parts) => {
+                let mut map = Map::new();
+                for p in parts {
+                    match self.eval_depth(p, s, depth)? {
+                        None => {}
+                        Some(v) => match v.into_owned() {
+                            Value::Object(o) => map.extend(o),
+                            other => {
+                                return Err(EvalError::new(
+                                    pointer_of(p, s),
+                                    format!("merge: expected an object, found {}", convert::kind(&other)),
+                                ));
+                            }
+                        },
+                    }
+                }
+                Ok(Some(Cow::Owned(Value::Object(map))))
+            }
+            Template::Use(idx, with) => {
+                if depth >= MAX_USE_DEPTH {
+                    return Err(EvalError::new(None, "templates use each other too deeply (a cycle?)"));
+                }
+                let Some(template) = self.templates.get(*idx) else {
+                    return Err(EvalError::new(None, "unknown template"));
+                };
+                match with {
+                    None => self.eval_depth(template, s, depth + 1),
+                    Some(w) => {
+                        let Some(focus) = self.eval_depth(w, s, depth)? else {
+                            return Ok(None);
+                        };
+                        let focus = focus.into_owned();
+                        let inner = Scope {
+                            roots: s.roots,
+                            focus: &focus,
+                            focus_pointer: None,
+                            parent: Some(s),
+                            index: s.index,
+                        };
+                        Ok(self.eval_depth(template, &inner, depth + 1)?.map(|v| Cow::Owned(v.into_owned())))
+                    }
+                }
+            }
+            Template::Capture(inner, re) => {
+                let Some(v) = self.eval_depth(inner, s, depth)? else {
+                    return Ok(None);
+                };
+                let Some(text) = scalar_text(&v) else {
+                    return Ok(None);
+                };
+                Ok(re.captures(&text).and_then(|c| {
+                    c.get(1)
+                        .or_else(|| c.get(0))
+                        .map(|m| Cow::Owned(Value::String(m.as_str().to_string())))
+                }))
+            }
+            Template::StripHtml(inner) => Ok(self
+                .eval_depth(inner, s, depth)?
+                .and_then(|v| scalar_text(&v))
+                .map(|t| Cow::Owned(Value::String(strip_html(&t))))),
+            Template::Join(inner, sep) => {
+                let Some(v) = self.eval_depth(inner, s, depth)? else {
+                    return Ok(None);
+                };
+                let parts: Vec<String> = match v.as_ref() {
+                    Value::Array(items) => items.iter().filter_map(scalar_text).filter(|t| !t.is_empty()).collect(),
+                    other => scalar_text(other).into_iter().collect(),
+                };
+                Ok(Some(Cow::Owned(Value::String(parts.join(sep)))))
+            }
+            Template::Count(inner) => Ok(self.eval_depth(inner, s, depth)?.map(|v| {
+                let n = match v.as_ref() {
+                    Value::Array(items) => items.len(),
+                    _ => 1,
+                };
+                Cow::Owned(Value::Number(Number::from(n)))
+            })),
+            Template::Require(inner, message) => match self.eval_depth(inner, s, depth)? {
+                Some(v) => Ok(Some(v)),
+                None => Err(EvalError::new(pointer_of(inner, s), message.clone())),
+            },
+        }
+    }
+
+    fn eval_from<'a>(&self, op: &FromOp, s: &Scope<'a>, depth: usize) -> Out<'a> {
+        let mut value = match &op.source {
+            Template::Select(sel) if op.keep_null => select(sel, s),
+            other => self.eval_depth(other, s, depth)?,
+        };
+        if value.is_none() {
+            if let Some(d) = &op.default {
+                value = self.eval_depth(d, s, depth)?;
+            }
+        }
+        let Some(mut v) = value else {
+            return Ok(None);
+        };
+        if let Some(map) = &op.map {
+            let key = scalar_text(&v).unwrap_or_default();
+            match map.entries.get(&key) {
+                Some(mapped) => v = Cow::Owned(mapped.clone()),
+                None => match op.on_unmapped {
+                    Unmapped::Keep => {}
+                    Unmapped::Omit => return Ok(None),
+                    Unmapped::Error => {
+                        let mut known: Vec<&String> = map.entries.keys().collect();
+                        known.sort();
+                        return Err(EvalError::new(
+                            pointer_of(&op.source, s),
+                            format!(
+                                "`{key}` has no equivalent in value map `{}` (known: {})",
+                                map.name,
+                                known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                },
+            }
+        }
+        if let Some(how) = &op.convert {
+            let converted = convert::convert(v.into_owned(), how)
+                .map_err(|m| EvalError::new(pointer_of(&op.source, s), m))?;
+            v = Cow::Owned(converted);
+        }
+        Ok(Some(v))
+    }
+
+    fn eval_each<'a>(&self, op: &EachOp, s: &Scope<'a>, depth: usize) -> Out<'a> {
+        let owned;
+        let (elements, pointers): (Vec<&Value>, Vec<Option<String>>) = match &op.source {
+            Template::Select(sel) => {
+                let base = root_value(sel.root, s);
+                let Some(base) = base else { return Ok(None) };
+                match base {
+                    Cow::Borrowed(b) => element_refs(sel, b, root_pointer(sel.root, s)),
+                    Cow::Owned(o) => {
+                        owned = o;
+                        element_refs(sel, &owned, None)
+                    }
+                }
+            }
+            other => match self.eval_depth(other, s, depth)? {
+                None => return Ok(None),
+                Some(v) => {
+                    owned = v.into_owned();
+                    match &owned {
+                        Value::Array(items) => (items.iter().collect(), vec![None; items.len()]),
+                        Value::Null => (Vec::new(), Vec::new()),
+                        single => (vec![single], vec![None]),
+                    }
+                }
+            },
+        };
+        let mut out = Vec::with_capacity(elements.len());
+        for (i, (element, pointer)) in elements.into_iter().zip(pointers.iter()).enumerate() {
+            let inner = Scope {
+                roots: s.roots,
+                focus: element,
+                focus_pointer: pointer.as_deref(),
+                parent: Some(s),
+                index: Some(i),
+            };
+            if let Some(filter) = &op.filter {
+                if !self.test_depth(filter, &inner, depth)? {
+                    continue;
+                }
+            }
+            if let Some(v) = self.eval_depth(&op.to, &inner, depth)? {
+                out.push(v.into_owned());
+            }
+        }
+        if out.is_empty() && op.omit_empty {
+            return Ok(None);
+        }
+        Ok(Some(Cow::Owned(Value::Array(out))))
+    }
+
+    pub fn test(&self, p: &Predicate, s: &Scope<'_>) -> Result<bool, EvalError> {
+        self.test_depth(p, s, 0)
+    }
+
+    fn test_depth(&self, p: &Predicate, s: &Scope<'_>, depth: usize) -> Result<bool, EvalError> {
+        let ev = |t: &Template| self.eval_depth(t, s, depth);
+        Ok(match p {
+            Predicate::Eq(a, b) => match (ev(a)?, ev(b)?) {
+                (Some(x), Some(y)) => values_equal(&x, &y),
+                (None, None) => true,
+                _ => false,
+            },
+            Predicate::Ne(a, b) => match (ev(a)?, ev(b)?) {
+                (Some(x), Some(y)) => !values_equal(&x, &y),
+                (None, None) => false,
+                _ => true,
+            },
+            Predicate::In(a, options) => match ev(a)? {
+                None => false,
+                Some(x) => {
+                    let mut found = false;
+                    for o in options {
+                        match ev(o)? {
+                            Some(y) => match y.as_ref() {
+                                Value::Array(items) => found |= items.iter().any(|i| values_equal(&x, i)),
+                                other => found |= values_equal(&x, other),
+                            },
+                            None => {}
+                        }
+                    }
+                    found
+                }
+            },
+            Predicate::Exists(a) => ev(a)?.is_some(),
+            Predicate::Missing(a) => ev(a)?.is_none(),
+            Predicate::Empty(a) => match ev(a)? {
+                None => true,
+                Some(v) => match v.as_ref() {
+                    Value::String(t) => t.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    Value::Object(o) => o.is_empty(),
+                    Value::Null => true,
+                    _ => false,
+                },
+            },
+            Predicate::Gt(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_gt()),
+            Predicate::Ge(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_ge()),
+            Predicate::Lt(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_lt()),
+            Predicate::Le(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_le()),
+            Predicate::Matches(a, re) => ev(a)?.and_then(|v| scalar_text(&v)).is_some_and(|t| re.is_match(&t)),
+            Predicate::Not(inner) => !self.test_depth(inner, s, depth)?,
+            Predicate::All(items) => {
+                for i in items {
+                    if !self.test_depth(i, s, depth)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Predicate::Any(items) => {
+                for i in items {
+                    if self.test_depth(i, s, depth)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+        })
+    }
+}
+
+fn cmp(a: Option<Cow<'_, Value>>, b: Option<Cow<'_, Value>>, f: impl Fn(std::cmp::Ordering) -> bool) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => compare(&x, &y).is_some_and(f),
+        _ => false,
+    }
+}
+
+fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
+    let r = s.roots;
+    let v: &'a Value = match root {
+        Root::Focus => s.focus,
+        Root::Input => r.input,
+        Root::Path => r.path,
+        Root::Query => r.query,
+        Root::Page => r.page,
+        Root::Settings => r.settings,
+        Root::Secrets => r.secrets,
+        Root::Auth => r.auth,
+        Root::Connection => r.connection,
+        Root::Now => r.now,
+        Root::Today => r.today,
+        Root::Response => r.response,
+        Root::Parent => s.parent?.focus,
+        Root::Index => return s.index.map(|i| Cow::Owned(Value::Number(Number::from(i)))),
+        Root::Step(slot) => r.steps.get(slot)?,
+    };
+    if v.is_null() { None } else { Some(Cow::Borrowed(v)) }
+}
+
+fn root_pointer<'a>(root: Root, s: &Scope<'a>) -> Option<&'a str> {
+    match root {
+        Root::Focus => s.focus_pointer,
+        Root::Input => Some(""),
+        Root::Parent => s.parent.and_then(|p| p.focus_pointer),
+        _ => None,
+    }
+}
+
+/// Selects with a selector in a scope.
+pub fn select<'a>(sel: &Selector, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
+    match root_value(sel.root, s)? {
+        Cow::Borrowed(b) => sel.select(b),
+        Cow::Owned(o) => sel.select(&o).map(|v| Cow::Owned(v.into_owned())),
+    }
+}
+
+fn element_refs<'v>(sel: &Selector, base: &'v Value, base_ptr: Option<&str>) -> (Vec<&'v Value>, Vec<Option<String>>) {
+    let elements = sel.select_all(base);
+    let pointers = match (&sel.path, base_ptr, sel.pointer_suffix()) {
+        (PathKind::Simple(_), Some(bp), Some(suffix)) => {
+            let is_array = matches!(sel.select(base).as_deref(), Some(Value::Array(_)));
+            (0..elements.len())
+                .map(|i| Some(if is_array { format!("{bp}{suffix}/{i}") } else { format!("{bp}{suffix}") }))
+                .collect()
+        }
+        (PathKind::Query(_), Some(bp), _) => sel
+            .select_paths(base)
+            .into_iter()
+            .map(|p| p.map(|p| format!("{bp}{p}")))
+            .collect(),
+        _ => vec![None; elements.len()],
+    };
+    (elements, pointers)
+}
+
+/// Where a template's value came from in the canonical input, when it is a plain selector.
+fn pointer_of(t: &Template, s: &Scope<'_>) -> Option<String> {
+    match t {
+        Template::Select(sel) => Some(format!("{}{}", root_pointer(sel.root, s)?, sel.pointer_suffix()?)),
+        Template::From(op) => pointer_of(&op.source, s),
+        _ => None,
+    }
+}
+
+fn interpolate(parts: &[InterpPart], s: &Scope<'_>) -> Result<Option<String>, EvalError> {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            InterpPart::Literal(t) => out.push_str(t),
+            InterpPart::Value(sel) => {
+                let Some(v) = select(sel, s).filter(|v| !v.is_null()) else {
+                    return Ok(None);
+                };
+                match scalar_text(&v) {
+                    Some(t) => out.push_str(&t),
+                    None => {
+                        return Err(EvalError::new(
+                            None,
+                            format!("`{}` is {}, not text: it cannot be interpolated", sel.text, convert::kind(&v)),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Drops HTML tags and decodes the common entities (vendor messages often carry markup).
+pub fn strip_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
+}

@@ -1,0 +1,389 @@
+//! The compiled form of a mapping file: what `compile` produces and `eval` runs.
+//! Nothing here is parsed at request time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::selector::Selector;
+use crate::canonical::operation::Operation;
+use crate::yaml::Loc;
+
+#[derive(Debug)]
+pub struct Mapping {
+    pub vendor: String,
+    pub file: Arc<str>,
+    pub description: Option<String>,
+    pub settings: Vec<SettingSpec>,
+    pub secrets: Vec<String>,
+    /// Headers sent on every request of this vendor, the login included.
+    pub headers: Vec<HeaderPlan>,
+    pub auth: Option<AuthPlan>,
+    /// Rules checked on every step's answer, after the operation's own rules.
+    pub errors: Vec<ErrorRule>,
+    pub operations: HashMap<Operation, OperationPlan>,
+    /// Named reusable templates (`use: name`).
+    pub templates: Vec<Template>,
+    /// Golden fixture folder, relative to the mapping file.
+    pub fixtures: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SettingSpec {
+    pub name: String,
+    pub required: bool,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct HeaderPlan {
+    pub name: http::HeaderName,
+    pub value: Template,
+    /// Built from secrets or the auth token: masked in dry runs and logs.
+    pub sensitive: bool,
+}
+
+#[derive(Debug)]
+pub struct AuthPlan {
+    pub headers: Vec<HeaderPlan>,
+    pub login: Option<LoginPlan>,
+    /// Statuses that mean "log in again and retry once" (default 401).
+    pub renew_on: Vec<u16>,
+}
+
+#[derive(Debug)]
+pub struct LoginPlan {
+    pub loc: Loc,
+    pub request: RequestPlan,
+    /// Evaluated on the login answer (`$` = `{status, headers, cookies, body}`); becomes `$auth.token`.
+    pub token: Template,
+    /// Seconds the token lives, evaluated on the login answer; none = until refused.
+    pub expires_in: Option<Template>,
+}
+
+#[derive(Debug)]
+pub struct OperationPlan {
+    pub loc: Loc,
+    pub steps: Vec<StepPlan>,
+    pub errors: Vec<ErrorRule>,
+    pub result: ResultPlan,
+    pub paging: Paging,
+    /// Number of step slots (`$name` roots).
+    pub slots: usize,
+}
+
+#[derive(Debug)]
+pub struct StepPlan {
+    pub name: String,
+    pub slot: usize,
+    pub loc: Loc,
+    pub when: Option<Predicate>,
+    pub request: RequestPlan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Xml,
+    Form,
+    Multipart,
+    Text,
+    None,
+}
+
+impl Encoding {
+    pub fn parse(s: &str) -> Option<Encoding> {
+        Some(match s {
+            "json" => Encoding::Json,
+            "xml" => Encoding::Xml,
+            "form" => Encoding::Form,
+            "multipart" => Encoding::Multipart,
+            "text" => Encoding::Text,
+            "none" => Encoding::None,
+            _ => return None,
+        })
+    }
+}
+
+/// How a vendor's answer is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    /// By the answer's `Content-Type` (JSON, XML, form, else text).
+    Auto,
+    Json,
+    Xml,
+    Form,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub struct XmlOptions {
+    pub root: String,
+    pub item: String,
+    /// Attribute put on (and recognised on) list elements, e.g. `list="true"`.
+    pub list_attribute: Option<(String, String)>,
+    /// Paths of elements read as lists even without the attribute (`root/products`).
+    pub always_list: Vec<String>,
+    pub declaration: bool,
+}
+
+impl Default for XmlOptions {
+    fn default() -> Self {
+        XmlOptions {
+            root: "root".into(),
+            item: "item".into(),
+            list_attribute: None,
+            always_list: Vec::new(),
+            declaration: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RequestPlan {
+    pub loc: Loc,
+    pub method: http::Method,
+    pub path: Vec<PathPart>,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<HeaderPlan>,
+    pub encoding: Encoding,
+    pub body: Option<Template>,
+    pub xml: XmlOptions,
+    pub decode: Decoding,
+}
+
+#[derive(Debug)]
+pub enum PathPart {
+    /// Written by the mapping author: sent as is.
+    Literal(String),
+    /// A value: percent-encoded as one path segment, so it can never change the path.
+    Value(Template),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PagingStyle {
+    Offset,
+    /// The vendor gives a cursor (`result.next_cursor`); `$page.cursor` passes it back.
+    Cursor,
+}
+
+#[derive(Debug, Clone)]
+pub struct Paging {
+    pub style: PagingStyle,
+    pub default_limit: u64,
+    pub max_limit: u64,
+    /// First page number for `$page.page` (1 or 0).
+    pub first_page: u64,
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging {
+            style: PagingStyle::Offset,
+            default_limit: 20,
+            max_limit: 100,
+            first_page: 1,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ResultPlan {
+    /// One canonical order.
+    Order(Template),
+    /// A page of orders.
+    List {
+        items: Template,
+        total: Option<Template>,
+        next_cursor: Option<Template>,
+    },
+    /// No body (delete).
+    Empty,
+}
+
+#[derive(Debug)]
+pub struct ErrorRule {
+    pub loc: Loc,
+    pub status: StatusMatch,
+    pub when: Option<Predicate>,
+    /// Only for these step slots (none = every step).
+    pub steps: Option<Vec<usize>>,
+    /// Yields a canonical error code.
+    pub code: Template,
+    pub message: Option<Template>,
+    pub vendor_code: Option<Template>,
+    /// Yields the vendor's field name(s) the error is about.
+    pub field: Option<Template>,
+    /// Vendor field name -> canonical JSON pointer.
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StatusMatch {
+    /// Any status that is not 2xx.
+    NonSuccess,
+    Any,
+    Set(Vec<StatusRange>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StatusRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl StatusMatch {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusMatch::NonSuccess => !(200..300).contains(&status),
+            StatusMatch::Any => true,
+            StatusMatch::Set(ranges) => ranges.iter().any(|r| (r.lo..=r.hi).contains(&status)),
+        }
+    }
+}
+
+/// A value template.
+#[derive(Debug)]
+pub enum Template {
+    Const(Value),
+    Select(Selector),
+    /// A string with `${...}` parts; absent if any part is absent.
+    Interp(Vec<InterpPart>),
+    Object(Vec<(ObjectKey, Template)>),
+    Array(Vec<Template>),
+    From(Box<FromOp>),
+    Each(Box<EachOp>),
+    If(Box<Predicate>, Box<Template>, Option<Box<Template>>),
+    Coalesce(Vec<Template>),
+    Arith(ArithOp, Vec<Template>, Option<u32>),
+    Sum(Box<Template>, Option<u32>),
+    /// Encodes the value as a JSON text (a JSON document inside a form field).
+    Json(Box<Template>),
+    /// Decodes a JSON text into a value.
+    ParseJson(Box<Template>),
+    /// Each template runs with `$` set to the previous one's result.
+    Pipe(Vec<Template>),
+    /// Objects merged left to right; absent parts skipped.
+    Merge(Vec<Template>),
+    /// A named template, with `$` moved to `with` when given.
+    Use(usize, Option<Box<Template>>),
+    /// The first capture group (or whole match) of a regex.
+    Capture(Box<Template>, Regex),
+    StripHtml(Box<Template>),
+    /// Joins an array of strings.
+    Join(Box<Template>, String),
+    /// Number of elements of an array.
+    Count(Box<Template>),
+    /// A value that must be present: absent is an error with this message.
+    Require(Box<Template>, String),
+}
+
+#[derive(Debug)]
+pub enum ObjectKey {
+    Literal(String),
+    Interp(Vec<InterpPart>),
+}
+
+#[derive(Debug)]
+pub enum InterpPart {
+    Literal(String),
+    Value(Selector),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug)]
+pub struct FromOp {
+    pub loc: Loc,
+    pub source: Template,
+    pub default: Option<Template>,
+    pub map: Option<ValueMap>,
+    pub on_unmapped: Unmapped,
+    pub convert: Option<Convert>,
+    /// Keep an explicit JSON null instead of treating it as absent.
+    pub keep_null: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueMap {
+    pub name: String,
+    /// Lookup key (the value's text) -> result.
+    pub entries: HashMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmapped {
+    Error,
+    Keep,
+    Omit,
+}
+
+#[derive(Debug, Clone)]
+pub enum Convert {
+    String,
+    Integer,
+    /// An exact decimal number, optionally rounded to `scale` places.
+    Decimal(Option<u32>),
+    /// A decimal written as a string ("300.00").
+    DecimalString(Option<u32>),
+    Boolean,
+    /// A boolean written as 0 / 1.
+    Bit,
+    /// A date, read with `parse` (or any usual form) and written with `format` (default `%Y-%m-%d`).
+    Date {
+        parse: Option<String>,
+        format: Option<String>,
+    },
+    /// A timestamp, written with `format` (default RFC 3339).
+    Timestamp {
+        parse: Option<String>,
+        format: Option<String>,
+    },
+    Upper,
+    Lower,
+    Trim,
+}
+
+#[derive(Debug)]
+pub struct EachOp {
+    pub source: Template,
+    pub filter: Option<Predicate>,
+    pub to: Template,
+    /// Omit the whole array when it would be empty.
+    pub omit_empty: bool,
+    /// Pointer of the source in the canonical input, for errors inside.
+    pub source_pointer: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Predicate {
+    Eq(Template, Template),
+    Ne(Template, Template),
+    In(Template, Vec<Template>),
+    Exists(Template),
+    Missing(Template),
+    Empty(Template),
+    Gt(Template, Template),
+    Ge(Template, Template),
+    Lt(Template, Template),
+    Le(Template, Template),
+    Matches(Template, Regex),
+    Not(Box<Predicate>),
+    All(Vec<Predicate>),
+    Any(Vec<Predicate>),
+}
+
+impl Template {
+    pub fn is_const(&self) -> bool {
+        matches!(self, Template::Const(_))
+    }
+}

@@ -1,0 +1,321 @@
+//! Selectors: `$` (the focus), `$.a.b[0]`, `$settings.shop_id`, `$created.body.data.name`.
+//!
+//! A selector names a root and a JSONPath below it. The path is parsed once, at load, by
+//! jsonpath-rust. Paths made only of names and indexes (the common case) are walked directly;
+//! anything richer (filters, wildcards, slices, descendants) runs through jsonpath-rust's
+//! compiled query.
+
+use std::borrow::Cow;
+
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector as JpSelector};
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::Value;
+
+/// Where a selector starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the current focus (the canonical body, the current element of `each`, the
+    /// vendor's answer in a result or an error rule).
+    Focus,
+    /// `$input`: the canonical request body, wherever you are.
+    Input,
+    /// `$path`: the canonical route parameters (`id`, `external_ref`).
+    Path,
+    /// `$query`: the canonical query parameters.
+    Query,
+    /// `$page`: list paging (`limit`, `offset`, `page`, `cursor`).
+    Page,
+    /// `$settings`: the connection's settings.
+    Settings,
+    /// `$secrets`: the connection's secrets.
+    Secrets,
+    /// `$auth`: what the login call yielded (`token`).
+    Auth,
+    /// `$connection`: `name` and `base_url` of the connection.
+    Connection,
+    /// `$now`: the current UTC timestamp (RFC 3339); `$today`: the current UTC date.
+    Now,
+    Today,
+    /// `$parent`: the focus outside the current `each`; `$index`: the element's position.
+    Parent,
+    Index,
+    /// `$response`: in an error rule or a login, the whole answer `{status, headers, cookies, body}`.
+    Response,
+    /// A saved step's answer `{status, headers, cookies, body}`, by the step's name.
+    Step(usize),
+}
+
+/// The root names a mapping may use, besides its own step names.
+pub const ROOT_NAMES: &[(&str, Root)] = &[
+    ("input", Root::Input),
+    ("path", Root::Path),
+    ("query", Root::Query),
+    ("page", Root::Page),
+    ("settings", Root::Settings),
+    ("secrets", Root::Secrets),
+    ("auth", Root::Auth),
+    ("connection", Root::Connection),
+    ("now", Root::Now),
+    ("today", Root::Today),
+    ("parent", Root::Parent),
+    ("index", Root::Index),
+    ("response", Root::Response),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Key(String),
+    Index(i64),
+}
+
+#[derive(Debug, Clone)]
+pub enum PathKind {
+    /// Only names and indexes: walked directly.
+    Simple(Vec<Step>),
+    /// Anything else: jsonpath-rust.
+    Query(Box<JpQuery>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub root: Root,
+    pub path: PathKind,
+    /// The text as written, for messages.
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelectorError {
+    #[error("a selector starts with `$`, found `{0}`")]
+    NoDollar(String),
+    #[error("unknown root `${name}` in `{text}`; use `$`, one of {known}, or a step name")]
+    UnknownRoot {
+        name: String,
+        text: String,
+        known: String,
+    },
+    #[error("invalid JSONPath in `{text}`: {reason}")]
+    BadPath { text: String, reason: String },
+}
+
+impl Selector {
+    /// Parses `text`; `step_slot` resolves a step name to its slot.
+    pub fn parse(
+        text: &str,
+        step_slot: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Selector, SelectorError> {
+        let rest = text
+            .strip_prefix('$')
+            .ok_or_else(|| SelectorError::NoDollar(text.to_string()))?;
+        let name_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(rest.len());
+        let (name, path_text) = rest.split_at(name_len);
+        let root = if name.is_empty() {
+            Root::Focus
+        } else if let Some((_, r)) = ROOT_NAMES.iter().find(|(n, _)| *n == name) {
+            *r
+        } else if let Some(slot) = step_slot(name) {
+            Root::Step(slot)
+        } else {
+            return Err(SelectorError::UnknownRoot {
+                name: name.to_string(),
+                text: text.to_string(),
+                known: ROOT_NAMES
+                    .iter()
+                    .map(|(n, _)| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let query_text = format!("${path_text}");
+        let query = parse_json_path(&query_text).map_err(|e| SelectorError::BadPath {
+            text: text.to_string(),
+            reason: e.to_string(),
+        })?;
+        let path = match simple_steps(&query) {
+            Some(steps) => PathKind::Simple(steps),
+            None => PathKind::Query(Box::new(query)),
+        };
+        Ok(Selector {
+            root,
+            path,
+            text: text.to_string(),
+        })
+    }
+
+    /// True when the selector can yield at most one value.
+    pub fn is_single(&self) -> bool {
+        matches!(self.path, PathKind::Simple(_))
+    }
+
+    /// The JSON pointer suffix of a simple path (`/lines/0/quantity`), for error messages.
+    pub fn pointer_suffix(&self) -> Option<String> {
+        match &self.path {
+            PathKind::Simple(steps) => {
+                let mut out = String::new();
+                for s in steps {
+                    out.push('/');
+                    match s {
+                        Step::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                        Step::Index(i) => out.push_str(&i.to_string()),
+                    }
+                }
+                Some(out)
+            }
+            PathKind::Query(_) => None,
+        }
+    }
+
+    /// Selects from `value`. A simple path yields its one value or nothing; a query yields
+    /// one value when it matched one, and an array when it matched several.
+    pub fn select<'v>(&self, value: &'v Value) -> Option<Cow<'v, Value>> {
+        match &self.path {
+            PathKind::Simple(steps) => walk(value, steps).map(Cow::Borrowed),
+            PathKind::Query(q) => {
+                let found = js_path_process(q, value).ok()?;
+                match found.len() {
+                    0 => None,
+                    1 => found.into_iter().next().map(|r| Cow::Borrowed(r.val)),
+                    _ => Some(Cow::Owned(Value::Array(
+                        found.into_iter().map(|r| r.val.clone()).collect(),
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Selects every match, for iteration: an array's elements, or the query's matches.
+    pub fn select_all<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        match &self.path {
+            PathKind::Simple(steps) => match walk(value, steps) {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(other) => vec![other],
+            },
+            PathKind::Query(q) => js_path_process(q, value)
+                .map(|found| found.into_iter().map(|r| r.val).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Selector {
+    /// For a query: the JSON pointer (below the root) of each match, in `select_all` order.
+    pub fn select_paths(&self, value: &Value) -> Vec<Option<String>> {
+        match &self.path {
+            PathKind::Simple(_) => Vec::new(),
+            PathKind::Query(q) => js_path_process(q, value)
+                .map(|found| found.into_iter().map(|r| path_to_pointer(&r.path)).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `$['lines'][1]['qty']` -> `/lines/1/qty`.
+fn path_to_pointer(path: &str) -> Option<String> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut out = String::new();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[')?;
+        let end;
+        if let Some(r) = rest.strip_prefix('\'') {
+            end = r.find("']")?;
+            out.push('/');
+            out.push_str(&r[..end].replace('~', "~0").replace('/', "~1"));
+            rest = &r[end + 2..];
+        } else {
+            end = rest.find(']')?;
+            out.push('/');
+            out.push_str(&rest[..end]);
+            rest = &rest[end + 1..];
+        }
+    }
+    Some(out)
+}
+
+fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
+    let mut steps = Vec::with_capacity(query.segments.len());
+    for seg in &query.segments {
+        match seg {
+            Segment::Selector(JpSelector::Name(n)) => steps.push(Step::Key(unquote(n))),
+            Segment::Selector(JpSelector::Index(i)) => steps.push(Step::Index(*i)),
+            _ => return None,
+        }
+    }
+    Some(steps)
+}
+
+/// jsonpath-rust keeps the quotes of bracketed names (`['a b']`).
+fn unquote(name: &str) -> String {
+    let bytes = name.as_bytes();
+    if bytes.len() >= 2
+        && ((bytes[0] == b'\'' && bytes[bytes.len() - 1] == b'\'')
+            || (bytes[0] == b'"' && bytes[bytes.len() - 1] == b'"'))
+    {
+        name[1..name.len() - 1].to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
+    for step in steps {
+        value = match (step, value) {
+            (Step::Key(k), Value::Object(map)) => map.get(k)?,
+            (Step::Index(i), Value::Array(items)) => {
+                let idx = if *i < 0 {
+                    items.len().checked_sub(i.unsigned_abs() as usize)?
+                } else {
+                    *i as usize
+                };
+                items.get(idx)?
+            }
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sel(text: &str) -> Selector {
+        Selector::parse(text, &|n| (n == "created").then_some(0)).expect("valid selector")
+    }
+
+    #[test]
+    fn simple_paths_walk_directly() {
+        let v = json!({"a": {"b": [10, 20]}, "x y": 1});
+        let s = sel("$.a.b[1]");
+        assert!(s.is_single());
+        assert_eq!(s.select(&v).as_deref(), Some(&json!(20)));
+        assert_eq!(sel("$['x y']").select(&v).as_deref(), Some(&json!(1)));
+        assert_eq!(sel("$.a.b[-1]").select(&v).as_deref(), Some(&json!(20)));
+        assert_eq!(sel("$.a.c").select(&v), None);
+        assert_eq!(s.pointer_suffix().as_deref(), Some("/a/b/1"));
+    }
+
+    #[test]
+    fn roots_resolve() {
+        assert_eq!(sel("$settings.shop_id").root, Root::Settings);
+        assert_eq!(sel("$created.body").root, Root::Step(0));
+        assert_eq!(sel("$").root, Root::Focus);
+        assert!(Selector::parse("$nope.x", &|_| None).is_err());
+        assert!(Selector::parse("nodollar", &|_| None).is_err());
+    }
+
+    #[test]
+    fn filters_use_jsonpath() {
+        let v = json!({"lines": [{"kind": "service", "q": 1}, {"kind": "product", "q": 2}, {"q": 3}]});
+        let s = sel("$.lines[?(@.kind == 'service')]");
+        assert!(!s.is_single());
+        assert_eq!(s.select_all(&v).len(), 1);
+        assert_eq!(s.select_paths(&v), vec![Some("/lines/0".to_string())]);
+        let bad = Selector::parse("$.lines[?(@.kind ==", &|_| None);
+        assert!(bad.is_err());
+    }
+}
