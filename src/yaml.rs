@@ -170,7 +170,9 @@ fn convert(file: &Arc<str>, node: MarkedYamlOwned, depth: usize) -> Result<Node,
             saphyr::ScalarOwned::Null => NodeKind::Null,
             saphyr::ScalarOwned::Boolean(b) => NodeKind::Bool(b),
             saphyr::ScalarOwned::Integer(i) => NodeKind::Number(Number::from(i)),
-            saphyr::ScalarOwned::FloatingPoint(f) => resolve_scalar(f.to_string(), ScalarStyle::Plain),
+            saphyr::ScalarOwned::FloatingPoint(f) => {
+                resolve_scalar(f.to_string(), ScalarStyle::Plain)
+            }
             saphyr::ScalarOwned::String(s) => NodeKind::Str(s),
         },
         YamlDataOwned::Sequence(items) => NodeKind::Seq(
@@ -193,20 +195,17 @@ fn convert(file: &Arc<str>, node: MarkedYamlOwned, depth: usize) -> Result<Node,
                     NodeKind::Null => "null".to_string(),
                     _ => return Err(LocError::new(&key_loc, "a mapping key must be a scalar")),
                 };
-                entries.push((
-                    Key {
-                        name,
-                        loc: key_loc,
-                    },
-                    convert(file, v, depth + 1)?,
-                ));
+                entries.push((Key { name, loc: key_loc }, convert(file, v, depth + 1)?));
             }
             NodeKind::Map(entries)
         }
         YamlDataOwned::Tagged(tag, _) => {
             return Err(LocError::new(
                 &loc,
-                format!("YAML tags are not used by ordergate (found !{}); remove it", tag.suffix),
+                format!(
+                    "YAML tags are not used by ordergate (found !{}); remove it",
+                    tag.suffix
+                ),
             ));
         }
         YamlDataOwned::Alias(_) => {
@@ -243,8 +242,11 @@ mod tests {
 
     #[test]
     fn numbers_stay_exact_and_lines_are_kept() {
-        let node = parse("t.yaml", "a: 0.1\nb:\n  - x\n  - 'y'\nc: 12345678901234567890.5\n")
-            .expect("parses");
+        let node = parse(
+            "t.yaml",
+            "a: 0.1\nb:\n  - x\n  - 'y'\nc: 12345678901234567890.5\n",
+        )
+        .expect("parses");
         let a = node.get("a").expect("a");
         assert_eq!(a.to_json().to_string(), "0.1");
         assert_eq!(node.get("b").expect("b").loc.line, 3);

@@ -3,4 +3,5 @@
 
 pub mod operation;
 pub mod problem;
+pub mod query;
 pub mod validate;

@@ -66,7 +66,9 @@ impl ErrorCode {
 
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::ValidationFailed | ErrorCode::UpstreamRejected | ErrorCode::BusinessRule => 422,
+            ErrorCode::ValidationFailed | ErrorCode::UpstreamRejected | ErrorCode::BusinessRule => {
+                422
+            }
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::Unauthorized => 401,
@@ -199,10 +201,16 @@ impl Problem {
                 obj.insert("connection".into(), c.clone().into());
             }
             if !self.errors.is_empty() {
-                obj.insert("errors".into(), serde_json::to_value(&self.errors).unwrap_or_default());
+                obj.insert(
+                    "errors".into(),
+                    serde_json::to_value(&self.errors).unwrap_or_default(),
+                );
             }
             if let Some(u) = &self.upstream {
-                obj.insert("upstream".into(), serde_json::to_value(u).unwrap_or_default());
+                obj.insert(
+                    "upstream".into(),
+                    serde_json::to_value(u).unwrap_or_default(),
+                );
             }
             if let Some(o) = self.outcome {
                 obj.insert("outcome".into(), o.into());
@@ -222,8 +230,14 @@ mod tests {
             assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
             assert!((400..=504).contains(&c.status()) || c == ErrorCode::Internal);
         }
-        assert_eq!(ErrorCode::from_upstream_status(503), ErrorCode::UpstreamUnavailable);
-        assert_eq!(ErrorCode::from_upstream_status(401), ErrorCode::UpstreamAuthFailed);
+        assert_eq!(
+            ErrorCode::from_upstream_status(503),
+            ErrorCode::UpstreamUnavailable
+        );
+        assert_eq!(
+            ErrorCode::from_upstream_status(401),
+            ErrorCode::UpstreamAuthFailed
+        );
     }
 
     #[test]
@@ -232,7 +246,10 @@ mod tests {
         let body = p.to_json("r1");
         assert_eq!(body["status"], 422);
         assert_eq!(body["code"], "upstream_rejected");
-        assert_eq!(body["type"], "https://ordergate.dev/problems/upstream_rejected");
+        assert_eq!(
+            body["type"],
+            "https://ordergate.dev/problems/upstream_rejected"
+        );
         assert_eq!(body["request_id"], "r1");
     }
 }

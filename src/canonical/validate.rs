@@ -29,7 +29,8 @@ fn validators() -> &'static Validators {
     static V: OnceLock<Validators> = OnceLock::new();
     V.get_or_init(|| {
         // The schema is part of the binary and checked by the tests: a failure here is a bug.
-        let schema: Value = serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON");
+        let schema: Value =
+            serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON");
         let build = |def: &str| {
             let mut root = schema.clone();
             if let Some(obj) = root.as_object_mut() {
@@ -72,13 +73,37 @@ pub fn validate(body: &Value, which: Body) -> Vec<FieldError> {
     errors
 }
 
+/// The contract check of an operation's body, as the problem the client gets.
+pub fn check_body(
+    op: super::operation::Operation,
+    body: &Value,
+) -> Result<(), super::problem::Problem> {
+    use super::operation::Operation;
+    use super::problem::{ErrorCode, Problem};
+    let which = match op {
+        Operation::CreateOrder => Body::Create,
+        Operation::UpdateOrder => Body::Update,
+        _ => return Ok(()),
+    };
+    let errors = validate(body, which);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(
+            Problem::new(ErrorCode::ValidationFailed, "the order breaks the contract")
+                .with_errors(errors),
+        )
+    }
+}
+
 fn inexact_numbers(v: &Value, pointer: String, out: &mut Vec<FieldError>) {
     let mut stack = vec![(v, pointer)];
     while let Some((v, p)) = stack.pop() {
         match v {
             Value::Number(_) if to_decimal(v).is_none() => out.push(FieldError {
                 pointer: p,
-                message: "not representable as an exact decimal (at most 28 significant digits)".into(),
+                message: "not representable as an exact decimal (at most 28 significant digits)"
+                    .into(),
             }),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -87,7 +112,10 @@ fn inexact_numbers(v: &Value, pointer: String, out: &mut Vec<FieldError>) {
             }
             Value::Object(map) => {
                 for (k, item) in map {
-                    stack.push((item, format!("{p}/{}", k.replace('~', "~0").replace('/', "~1"))));
+                    stack.push((
+                        item,
+                        format!("{p}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    ));
                 }
             }
             _ => {}
@@ -127,7 +155,10 @@ mod tests {
         let mut o = order();
         o["lines"][0]["unit_price"] = serde_json::from_str("1e400").expect("parses");
         let errors = validate(&o, Body::Create);
-        assert!(errors.iter().any(|e| e.pointer == "/lines/0/unit_price"), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.pointer == "/lines/0/unit_price"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -135,7 +166,12 @@ mod tests {
         let o = json!({"customer": {"id": "C1"}, "lines": [], "colour": "red"});
         let errors = validate(&o, Body::Create);
         assert!(errors.iter().any(|e| e.pointer == "/lines"), "{errors:?}");
-        assert!(errors.iter().any(|e| e.pointer.is_empty() && e.message.contains("colour")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.pointer.is_empty() && e.message.contains("colour")),
+            "{errors:?}"
+        );
     }
 
     #[test]

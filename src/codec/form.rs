@@ -18,7 +18,10 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
 /// The (name, text) pairs of a flat object, in order.
 pub fn pairs(value: &Value, format: &'static str) -> Result<Vec<(String, String)>, CodecError> {
     let Value::Object(map) = value else {
-        return Err(CodecError::encode(format, "the body template must yield an object of fields"));
+        return Err(CodecError::encode(
+            format,
+            "the body template must yield an object of fields",
+        ));
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
@@ -38,7 +41,10 @@ fn scalar(key: &str, v: &Value, format: &'static str) -> Result<String, CodecErr
     scalar_text(v).ok_or_else(|| {
         CodecError::encode(
             format,
-            format!("field `{key}` is {}; wrap it in `json:` to send it as a JSON text", crate::engine::convert::kind(v)),
+            format!(
+                "field `{key}` is {}; wrap it in `json:` to send it as a JSON text",
+                crate::engine::convert::kind(v)
+            ),
         )
     })
 }
@@ -70,8 +76,14 @@ mod tests {
     fn flat_objects_encode() {
         let v = json!({"reference": "A&B 1", "total": serde_json::from_str::<Value>("10.50").expect("n"), "tags": ["x", "y"], "orderLines": "[{\"q\":1}]"});
         let out = String::from_utf8(encode(&v).expect("encodes")).expect("utf8");
-        assert_eq!(out, "reference=A%26B+1&total=10.50&tags=x&tags=y&orderLines=%5B%7B%22q%22%3A1%7D%5D");
-        assert_eq!(decode(out.as_bytes()).expect("decodes")["tags"], json!(["x", "y"]));
+        assert_eq!(
+            out,
+            "reference=A%26B+1&total=10.50&tags=x&tags=y&orderLines=%5B%7B%22q%22%3A1%7D%5D"
+        );
+        assert_eq!(
+            decode(out.as_bytes()).expect("decodes")["tags"],
+            json!(["x", "y"])
+        );
     }
 
     #[test]

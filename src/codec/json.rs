@@ -13,9 +13,13 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| CodecError::decode("JSON", e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| CodecError::decode("JSON", e.to_string()))?;
     if depth(&value) > MAX_DEPTH {
-        return Err(CodecError::decode("JSON", format!("nested deeper than {MAX_DEPTH} levels")));
+        return Err(CodecError::decode(
+            "JSON",
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ));
     }
     Ok(value)
 }
@@ -42,7 +46,10 @@ mod tests {
     #[test]
     fn numbers_round_trip_exactly() {
         let v = decode(br#"{"a": 0.1, "b": 12345678901234567890.123}"#).expect("decodes");
-        assert_eq!(String::from_utf8(encode(&v).expect("encodes")).expect("utf8"), r#"{"a":0.1,"b":12345678901234567890.123}"#);
+        assert_eq!(
+            String::from_utf8(encode(&v).expect("encodes")).expect("utf8"),
+            r#"{"a":0.1,"b":12345678901234567890.123}"#
+        );
     }
 
     #[test]

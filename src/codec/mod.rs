@@ -10,9 +10,15 @@ pub mod xml;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CodecError {
     #[error("{format} body: {reason}")]
-    Encode { format: &'static str, reason: String },
+    Encode {
+        format: &'static str,
+        reason: String,
+    },
     #[error("the answer is not valid {format}: {reason}")]
-    Decode { format: &'static str, reason: String },
+    Decode {
+        format: &'static str,
+        reason: String,
+    },
 }
 
 impl CodecError {

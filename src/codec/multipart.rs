@@ -17,20 +17,34 @@ pub fn content_type() -> String {
 
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
     let Value::Object(map) = value else {
-        return Err(CodecError::encode("multipart", "the body template must yield an object of fields"));
+        return Err(CodecError::encode(
+            "multipart",
+            "the body template must yield an object of fields",
+        ));
     };
     let mut out = Vec::new();
     for (name, v) in map {
         if let Value::Object(file) = v {
-            let filename = file.get("filename").and_then(Value::as_str).ok_or_else(|| {
-                CodecError::encode("multipart", format!("file field `{name}` needs `filename`"))
-            })?;
-            let ctype = file.get("content_type").and_then(Value::as_str).unwrap_or("application/octet-stream");
+            let filename = file
+                .get("filename")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    CodecError::encode("multipart", format!("file field `{name}` needs `filename`"))
+                })?;
+            let ctype = file
+                .get("content_type")
+                .and_then(Value::as_str)
+                .unwrap_or("application/octet-stream");
             let content = match (file.get("content"), file.get("content_base64")) {
                 (Some(Value::String(text)), _) => text.as_bytes().to_vec(),
                 (_, Some(Value::String(b64))) => base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|e| CodecError::encode("multipart", format!("file field `{name}`: bad base64 ({e})")))?,
+                    .map_err(|e| {
+                        CodecError::encode(
+                            "multipart",
+                            format!("file field `{name}`: bad base64 ({e})"),
+                        )
+                    })?,
                 _ => {
                     return Err(CodecError::encode(
                         "multipart",
@@ -57,7 +71,9 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
 }
 
 fn part_header(out: &mut Vec<u8>, name: &str, filename: Option<&str>, ctype: Option<&str>) {
-    out.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+    out.extend_from_slice(
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+    );
     if let Some(f) = filename {
         out.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
     }
@@ -69,8 +85,14 @@ fn part_header(out: &mut Vec<u8>, name: &str, filename: Option<&str>, ctype: Opt
 }
 
 fn push_content(out: &mut Vec<u8>, content: &[u8]) -> Result<(), CodecError> {
-    if content.windows(BOUNDARY.len()).any(|w| w == BOUNDARY.as_bytes()) {
-        return Err(CodecError::encode("multipart", "a field contains the multipart boundary"));
+    if content
+        .windows(BOUNDARY.len())
+        .any(|w| w == BOUNDARY.as_bytes())
+    {
+        return Err(CodecError::encode(
+            "multipart",
+            "a field contains the multipart boundary",
+        ));
     }
     out.extend_from_slice(content);
     out.extend_from_slice(b"\r\n");
@@ -79,7 +101,10 @@ fn push_content(out: &mut Vec<u8>, content: &[u8]) -> Result<(), CodecError> {
 
 fn check_header_text(text: &str) -> Result<(), CodecError> {
     if text.contains(['"', '\r', '\n']) {
-        return Err(CodecError::encode("multipart", format!("`{text}` cannot stand in a part header")));
+        return Err(CodecError::encode(
+            "multipart",
+            format!("`{text}` cannot stand in a part header"),
+        ));
     }
     Ok(())
 }
@@ -94,7 +119,10 @@ mod tests {
         let v = json!({"reference": "R1", "chequeImage": {"filename": "c.png", "content_type": "image/png", "content_base64": "aGk="}});
         let out = String::from_utf8(encode(&v).expect("encodes")).expect("utf8");
         assert!(out.contains("name=\"reference\"\r\n\r\nR1\r\n"), "{out}");
-        assert!(out.contains("filename=\"c.png\"\r\nContent-Type: image/png\r\n\r\nhi\r\n"), "{out}");
+        assert!(
+            out.contains("filename=\"c.png\"\r\nContent-Type: image/png\r\n\r\nhi\r\n"),
+            "{out}"
+        );
         assert!(out.ends_with(&format!("--{BOUNDARY}--\r\n")));
     }
 }

@@ -38,11 +38,16 @@ fn check_name(name: &str) -> Result<(), CodecError> {
         .chars()
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(CodecError::encode("XML", format!("`{name}` is not a valid element name")))
+        Err(CodecError::encode(
+            "XML",
+            format!("`{name}` is not a valid element name"),
+        ))
     }
 }
 
@@ -63,8 +68,9 @@ fn write_element(
             for (k, v) in map {
                 if let Some(attr) = k.strip_prefix('@') {
                     check_name(attr)?;
-                    let text = scalar_text(v)
-                        .ok_or_else(|| CodecError::encode("XML", format!("attribute `{attr}` must be a scalar")))?;
+                    let text = scalar_text(v).ok_or_else(|| {
+                        CodecError::encode("XML", format!("attribute `{attr}` must be a scalar"))
+                    })?;
                     start.push_attribute((attr, text.as_str()));
                 }
             }
@@ -75,7 +81,8 @@ fn write_element(
                 }
                 if k == "#text" {
                     let text = scalar_text(v).unwrap_or_default();
-                    w.write_event(Event::Text(BytesText::new(&text))).map_err(io_err)?;
+                    w.write_event(Event::Text(BytesText::new(&text)))
+                        .map_err(io_err)?;
                     continue;
                 }
                 write_element(w, k, v, opts, depth + 1)?;
@@ -97,10 +104,12 @@ fn write_element(
         scalar => {
             w.write_event(Event::Start(start)).map_err(io_err)?;
             let text = scalar_text(scalar).unwrap_or_default();
-            w.write_event(Event::Text(BytesText::new(&text))).map_err(io_err)?;
+            w.write_event(Event::Text(BytesText::new(&text)))
+                .map_err(io_err)?;
         }
     }
-    w.write_event(Event::End(BytesEnd::new(name))).map_err(io_err)?;
+    w.write_event(Event::End(BytesEnd::new(name)))
+        .map_err(io_err)?;
     Ok(())
 }
 
@@ -165,7 +174,10 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
             }
             Event::Start(e) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(CodecError::decode("XML", format!("nested deeper than {MAX_DEPTH} levels")));
+                    return Err(CodecError::decode(
+                        "XML",
+                        format!("nested deeper than {MAX_DEPTH} levels"),
+                    ));
                 }
                 stack.push(open_frame(&e, &stack, opts)?);
             }
@@ -199,7 +211,10 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                         "apos" => '\'',
                         "quot" => '"',
                         other => {
-                            return Err(CodecError::decode("XML", format!("undefined entity `&{other};`")));
+                            return Err(CodecError::decode(
+                                "XML",
+                                format!("undefined entity `&{other};`"),
+                            ));
                         }
                     },
                     Err(e) => return Err(CodecError::decode("XML", e.to_string())),
@@ -213,7 +228,10 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
         }
     }
     if !stack.is_empty() {
-        return Err(CodecError::decode("XML", "the document ends inside an element (truncated?)"));
+        return Err(CodecError::decode(
+            "XML",
+            "the document ends inside an element (truncated?)",
+        ));
     }
     root.ok_or_else(|| CodecError::decode("XML", "no root element"))
 }
@@ -278,18 +296,28 @@ mod tests {
                        "products": [{"product_id": "7", "quantity": "2"}]});
         let bytes = encode(&v, &opts()).expect("encodes");
         let text = String::from_utf8(bytes.clone()).expect("utf8");
-        assert!(text.contains("<products list=\"true\"><item><product_id>7</product_id>"), "{text}");
-        assert!(text.contains("<comment>a &lt; b &amp; c</comment>"), "{text}");
+        assert!(
+            text.contains("<products list=\"true\"><item><product_id>7</product_id>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<comment>a &lt; b &amp; c</comment>"),
+            "{text}"
+        );
         assert!(text.contains("<empty/>"), "{text}");
         let back = decode(&bytes, &opts()).expect("decodes");
-        assert_eq!(back["products"], json!([{"product_id": "7", "quantity": "2"}]));
+        assert_eq!(
+            back["products"],
+            json!([{"product_id": "7", "quantity": "2"}])
+        );
         assert_eq!(back["comment"], json!("a < b & c"));
         assert_eq!(back["empty"], json!(""));
     }
 
     #[test]
     fn hostile_xml_is_refused() {
-        let laughs = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><root>&lol;</root>"#;
+        let laughs =
+            br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><root>&lol;</root>"#;
         assert!(decode(laughs, &opts()).is_err());
         assert!(decode(b"<root><a>1</a>", &opts()).is_err());
         assert!(decode(b"<html><body>Bad gateway", &opts()).is_err());

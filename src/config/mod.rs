@@ -1,1 +1,25 @@
+//! Configuration: the config file (`file`), `${...}` secrets (`secrets`), the compiled
+//! generation the server runs on (`snapshot`), and the embedded default (`embedded`).
 
+pub mod embedded;
+pub mod file;
+pub mod secrets;
+pub mod snapshot;
+
+use std::path::Path;
+
+pub use snapshot::{Connection, Snapshot};
+
+/// Loads the config at `path`, or the embedded default when there is none.
+/// Every error is returned, each naming `file:line` where it can.
+pub fn load(path: Option<&Path>) -> Result<Snapshot, Vec<String>> {
+    match path {
+        Some(p) => {
+            let cfg = file::load(p)
+                .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+            let sources = snapshot::read_mappings(&cfg.mappings)?;
+            snapshot::build(&cfg, &sources)
+        }
+        None => embedded::load(),
+    }
+}

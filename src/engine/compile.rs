@@ -55,7 +55,9 @@ struct Ctx<'a> {
 pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
     let mut errors = Vec::new();
     let Some(entries) = root.as_map() else {
-        return Err(CompileErrors(vec![root.err("a mapping file is a YAML mapping (vendor:, operations:, ...)")]));
+        return Err(CompileErrors(vec![root.err(
+            "a mapping file is a YAML mapping (vendor:, operations:, ...)",
+        )]));
     };
     for (k, _) in entries {
         if !TOP_KEYS.contains(&k.name.as_str()) {
@@ -73,22 +75,36 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
             String::new()
         }
     };
-    let description = root.get("description").and_then(|n| n.as_str().map(str::to_string));
-    let fixtures = root.get("fixtures").and_then(|n| n.as_str().map(str::to_string));
+    let description = root
+        .get("description")
+        .and_then(|n| n.as_str().map(str::to_string));
+    let fixtures = root
+        .get("fixtures")
+        .and_then(|n| n.as_str().map(str::to_string));
 
-    let settings = root.get("settings").map(compile_settings).unwrap_or(Ok(Vec::new())).unwrap_or_else(|e| {
-        errors.push(e);
-        Vec::new()
-    });
-    let secrets = root.get("secrets").map(compile_secrets).unwrap_or(Ok(Vec::new())).unwrap_or_else(|e| {
-        errors.push(e);
-        Vec::new()
-    });
+    let settings = root
+        .get("settings")
+        .map(compile_settings)
+        .unwrap_or(Ok(Vec::new()))
+        .unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        });
+    let secrets = root
+        .get("secrets")
+        .map(compile_secrets)
+        .unwrap_or(Ok(Vec::new()))
+        .unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        });
 
     let mut values = HashMap::new();
     if let Some(node) = root.get("values") {
         match node.as_map() {
-            None => errors.push(node.err("`values:` holds named value maps: `status: { draft: Draft, ... }`")),
+            None => errors.push(
+                node.err("`values:` holds named value maps: `status: { draft: Draft, ... }`"),
+            ),
             Some(maps) => {
                 for (k, v) in maps {
                     match compile_value_map(v) {
@@ -108,7 +124,9 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
         None => Vec::new(),
         Some(node) => match node.as_map() {
             None => {
-                errors.push(node.err("`templates:` holds named templates: `order: { id: $.name, ... }`"));
+                errors.push(
+                    node.err("`templates:` holds named templates: `order: { id: $.name, ... }`"),
+                );
                 Vec::new()
             }
             Some(m) => m.iter().map(|(k, v)| (k, v)).collect(),
@@ -154,6 +172,7 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
     };
 
     let mut operations = HashMap::new();
+    let mut unsupported = HashMap::new();
     match root.get("operations") {
         None => errors.push(root.err("missing `operations:` (create_order, get_order, ...)")),
         Some(node) => match node.as_map() {
@@ -165,10 +184,16 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
                         errors.push(LocError::new(&k.loc, unknown_key(&k.name, &known)));
                         continue;
                     };
-                    if v.get("unsupported").is_some() {
+                    if let Some(reason) = v.get("unsupported") {
                         // Documented absence: the gateway answers 501 with this reason.
                         if let Err(e) = check_keys(v, &["unsupported"]) {
                             errors.push(e);
+                        }
+                        match string(reason, "unsupported") {
+                            Ok(r) => {
+                                unsupported.insert(op, r);
+                            }
+                            Err(e) => errors.push(e),
                         }
                         continue;
                     }
@@ -193,23 +218,17 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
         auth,
         errors: mapping_errors,
         operations,
+        unsupported,
         templates,
         fixtures,
     })
 }
 
-/// The reasons given for operations a mapping leaves out (`unsupported: why`).
-pub fn unsupported_reasons(root: &Node) -> Vec<(String, String)> {
-    let Some(ops) = root.get("operations").and_then(Node::as_map) else {
-        return Vec::new();
-    };
-    ops.iter()
-        .filter_map(|(k, v)| Some((k.name.clone(), v.get("unsupported")?.as_str()?.to_string())))
-        .collect()
-}
-
 fn unknown_key(name: &str, known: &[&str]) -> String {
-    format!("unknown key `{name}`; expected one of: {}", known.join(", "))
+    format!(
+        "unknown key `{name}`; expected one of: {}",
+        known.join(", ")
+    )
 }
 
 fn check_keys(node: &Node, known: &[&str]) -> R<()> {
@@ -227,7 +246,10 @@ fn string(node: &Node, what: &str) -> R<String> {
     match &node.kind {
         NodeKind::Str(s) => Ok(s.clone()),
         NodeKind::Number(n) => Ok(n.to_string()),
-        _ => Err(node.err(format!("`{what}` must be a string, found {}", node.type_name()))),
+        _ => Err(node.err(format!(
+            "`{what}` must be a string, found {}",
+            node.type_name()
+        ))),
     }
 }
 
@@ -236,7 +258,10 @@ fn uint(node: &Node, what: &str) -> R<u64> {
         NodeKind::Number(n) => n
             .as_u64()
             .ok_or_else(|| node.err(format!("`{what}` must be a whole number >= 0"))),
-        _ => Err(node.err(format!("`{what}` must be a number, found {}", node.type_name()))),
+        _ => Err(node.err(format!(
+            "`{what}` must be a number, found {}",
+            node.type_name()
+        ))),
     }
 }
 
@@ -248,9 +273,9 @@ fn boolean(node: &Node, what: &str) -> R<bool> {
 }
 
 fn compile_settings(node: &Node) -> R<Vec<SettingSpec>> {
-    let entries = node
-        .as_map()
-        .ok_or_else(|| node.err("`settings:` maps each setting name to `{ required, default, description }`"))?;
+    let entries = node.as_map().ok_or_else(|| {
+        node.err("`settings:` maps each setting name to `{ required, default, description }`")
+    })?;
     let mut out = Vec::new();
     for (k, v) in entries {
         let mut spec = SettingSpec {
@@ -266,7 +291,9 @@ fn compile_settings(node: &Node) -> R<Vec<SettingSpec>> {
                     spec.required = boolean(r, "required")?;
                 }
                 spec.default = v.get("default").map(Node::to_json);
-                spec.description = v.get("description").and_then(|d| d.as_str().map(str::to_string));
+                spec.description = v
+                    .get("description")
+                    .and_then(|d| d.as_str().map(str::to_string));
             }
             NodeKind::Null => {}
             _ => return Err(v.err("a setting is `{ required: true }` or `{ default: value }`")),
@@ -280,7 +307,8 @@ fn compile_secrets(node: &Node) -> R<Vec<String>> {
     match &node.kind {
         NodeKind::Seq(items) => items.iter().map(|i| string(i, "secret name")).collect(),
         NodeKind::Map(entries) => Ok(entries.iter().map(|(k, _)| k.name.clone()).collect()),
-        _ => Err(node.err("`secrets:` lists the secret names the mapping reads: `[api_key, api_secret]`")),
+        _ => Err(node
+            .err("`secrets:` lists the secret names the mapping reads: `[api_key, api_secret]`")),
     }
 }
 
@@ -304,7 +332,9 @@ fn compile_value_map(node: &Node) -> R<(HashMap<String, Value>, HashMap<String, 
         forward.insert(k.name.clone(), vendor_values[0].clone());
         for vv in vendor_values {
             let key = super::convert::scalar_text(&vv).unwrap_or_default();
-            reverse.entry(key).or_insert_with(|| Value::String(k.name.clone()));
+            reverse
+                .entry(key)
+                .or_insert_with(|| Value::String(k.name.clone()));
         }
     }
     Ok((forward, reverse))
@@ -332,10 +362,13 @@ const HEADS: &[&str] = &[
     "count",
     "require",
     "object",
+    "compact",
+    "fail",
 ];
 
 const PREDICATES: &[&str] = &[
-    "eq", "ne", "in", "exists", "missing", "empty", "gt", "ge", "lt", "le", "matches", "not", "all", "any",
+    "eq", "ne", "in", "exists", "missing", "empty", "gt", "ge", "lt", "le", "matches", "not",
+    "all", "any",
 ];
 
 impl Ctx<'_> {
@@ -367,7 +400,11 @@ impl Ctx<'_> {
                 .find('}')
                 .ok_or_else(|| node.err(format!("unclosed `${{` in `{text}`")))?;
             let inner = after[..end].trim();
-            let sel_text = if inner.starts_with('$') { inner.to_string() } else { format!("${inner}") };
+            let sel_text = if inner.starts_with('$') {
+                inner.to_string()
+            } else {
+                format!("${inner}")
+            };
             if !literal.is_empty() {
                 parts.push(InterpPart::Literal(std::mem::take(&mut literal)));
             }
@@ -396,9 +433,15 @@ impl Ctx<'_> {
                     Ok(Template::Const(Value::String(s.clone())))
                 }
             }
-            NodeKind::Seq(items) => Ok(Template::Array(items.iter().map(|i| self.template(i)).collect::<R<_>>()?)),
+            NodeKind::Seq(items) => Ok(Template::Array(
+                items.iter().map(|i| self.template(i)).collect::<R<_>>()?,
+            )),
             NodeKind::Map(entries) => {
-                let heads: Vec<&Key> = entries.iter().map(|(k, _)| k).filter(|k| HEADS.contains(&k.name.as_str())).collect();
+                let heads: Vec<&Key> = entries
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| HEADS.contains(&k.name.as_str()))
+                    .collect();
                 match heads.as_slice() {
                     [] => self.object(entries),
                     [head] => self.operator(node, head),
@@ -433,25 +476,47 @@ impl Ctx<'_> {
     }
 
     fn operator(&self, node: &Node, head: &Key) -> R<Template> {
-        let arg = node.get(&head.name).ok_or_else(|| node.err("internal: head vanished"))?;
+        let arg = node
+            .get(&head.name)
+            .ok_or_else(|| node.err("internal: head vanished"))?;
         let allowed: &[&str] = match head.name.as_str() {
-            "from" => &["from", "default", "map", "reverse", "on_unmapped", "as", "format", "parse", "scale", "keep_null"],
+            "from" => &[
+                "from",
+                "default",
+                "map",
+                "reverse",
+                "on_unmapped",
+                "as",
+                "format",
+                "parse",
+                "scale",
+                "keep_null",
+            ],
             "each" => &["each", "filter", "to", "omit_empty"],
             "if" => &["if", "then", "else"],
             "add" | "sub" | "mul" | "div" | "sum" => &["add", "sub", "mul", "div", "sum", "scale"],
             "use" => &["use", "with"],
             "capture" => &["capture", "regex"],
             "join" => &["join", "separator"],
+            "compact" => &["compact", "omit_empty"],
+            "fail" => &["fail", "pointer"],
             "require" => &["require", "message"],
             other => std::slice::from_ref(HEADS.iter().find(|h| **h == other).unwrap_or(&"const")),
         };
         check_keys(node, allowed)?;
-        let scale = node.get("scale").map(|n| uint(n, "scale").map(|v| v as u32)).transpose()?;
+        let scale = node
+            .get("scale")
+            .map(|n| uint(n, "scale").map(|v| v as u32))
+            .transpose()?;
         Ok(match head.name.as_str() {
             "const" => Template::Const(arg.to_json()),
             "object" => match &arg.kind {
                 NodeKind::Map(entries) => self.object(entries)?,
-                _ => return Err(arg.err("`object:` takes a mapping whose keys are written as they are")),
+                _ => {
+                    return Err(
+                        arg.err("`object:` takes a mapping whose keys are written as they are")
+                    );
+                }
             },
             "from" => Template::From(Box::new(self.from(node, arg)?)),
             "each" => {
@@ -467,7 +532,11 @@ impl Ctx<'_> {
                     source,
                     filter: node.get("filter").map(|f| self.predicate(f)).transpose()?,
                     to: self.template(to)?,
-                    omit_empty: node.get("omit_empty").map(|n| boolean(n, "omit_empty")).transpose()?.unwrap_or(false),
+                    omit_empty: node
+                        .get("omit_empty")
+                        .map(|n| boolean(n, "omit_empty"))
+                        .transpose()?
+                        .unwrap_or(false),
                     source_pointer,
                 }))
             }
@@ -478,10 +547,25 @@ impl Ctx<'_> {
                 Template::If(
                     Box::new(self.predicate(arg)?),
                     Box::new(self.template(then)?),
-                    node.get("else").map(|e| self.template(e).map(Box::new)).transpose()?,
+                    node.get("else")
+                        .map(|e| self.template(e).map(Box::new))
+                        .transpose()?,
                 )
             }
             "coalesce" => Template::Coalesce(self.list(arg, "coalesce")?),
+            "compact" => Template::Compact(
+                self.list(arg, "compact")?,
+                node.get("omit_empty")
+                    .map(|n| boolean(n, "omit_empty"))
+                    .transpose()?
+                    .unwrap_or(false),
+            ),
+            "fail" => Template::Fail(
+                string(arg, "fail")?,
+                node.get("pointer")
+                    .map(|p| string(p, "pointer"))
+                    .transpose()?,
+            ),
             "pipe" => Template::Pipe(self.list(arg, "pipe")?),
             "merge" => Template::Merge(self.list(arg, "merge")?),
             "add" | "sub" | "mul" | "div" => {
@@ -493,7 +577,10 @@ impl Ctx<'_> {
                 };
                 let args = self.list(arg, &head.name)?;
                 if args.len() < 2 {
-                    return Err(arg.err(format!("`{}:` takes a list of at least two operands", head.name)));
+                    return Err(arg.err(format!(
+                        "`{}:` takes a list of at least two operands",
+                        head.name
+                    )));
                 }
                 Template::Arith(op, args, scale)
             }
@@ -509,17 +596,25 @@ impl Ctx<'_> {
                     known.sort();
                     arg.err(format!("unknown template `{name}`; defined: {known:?}"))
                 })?;
-                Template::Use(idx, node.get("with").map(|w| self.template(w).map(Box::new)).transpose()?)
+                Template::Use(
+                    idx,
+                    node.get("with")
+                        .map(|w| self.template(w).map(Box::new))
+                        .transpose()?,
+                )
             }
             "capture" => {
-                let re_node = node
-                    .get("regex")
-                    .ok_or_else(|| node.err("`capture:` needs `regex:` (its first group is the result)"))?;
+                let re_node = node.get("regex").ok_or_else(|| {
+                    node.err("`capture:` needs `regex:` (its first group is the result)")
+                })?;
                 Template::Capture(Box::new(self.template(arg)?), regex(re_node)?)
             }
             "join" => Template::Join(
                 Box::new(self.template(arg)?),
-                node.get("separator").map(|s| string(s, "separator")).transpose()?.unwrap_or_else(|| ", ".into()),
+                node.get("separator")
+                    .map(|s| string(s, "separator"))
+                    .transpose()?
+                    .unwrap_or_else(|| ", ".into()),
             ),
             "require" => Template::Require(
                 Box::new(self.template(arg)?),
@@ -540,7 +635,11 @@ impl Ctx<'_> {
     }
 
     fn from(&self, node: &Node, arg: &Node) -> R<FromOp> {
-        let reverse = node.get("reverse").map(|r| boolean(r, "reverse")).transpose()?.unwrap_or(false);
+        let reverse = node
+            .get("reverse")
+            .map(|r| boolean(r, "reverse"))
+            .transpose()?
+            .unwrap_or(false);
         let map = match node.get("map") {
             None => None,
             Some(m) => Some(match &m.kind {
@@ -548,7 +647,9 @@ impl Ctx<'_> {
                     let (fwd, rev) = self.values.get(name).ok_or_else(|| {
                         let mut known: Vec<&String> = self.values.keys().collect();
                         known.sort();
-                        m.err(format!("unknown value map `{name}`; defined under `values:`: {known:?}"))
+                        m.err(format!(
+                            "unknown value map `{name}`; defined under `values:`: {known:?}"
+                        ))
                     })?;
                     ValueMap {
                         name: name.clone(),
@@ -562,7 +663,11 @@ impl Ctx<'_> {
                         entries: if reverse { rev } else { fwd },
                     }
                 }
-                _ => return Err(m.err("`map:` names a value map, or is an inline `{ from_value: to_value }`")),
+                _ => {
+                    return Err(m.err(
+                        "`map:` names a value map, or is an inline `{ from_value: to_value }`",
+                    ));
+                }
             }),
         };
         let on_unmapped = match node.get("on_unmapped") {
@@ -571,17 +676,26 @@ impl Ctx<'_> {
                 "error" => Unmapped::Error,
                 "keep" => Unmapped::Keep,
                 "omit" => Unmapped::Omit,
-                other => return Err(n.err(format!("`on_unmapped: {other}`: expected error, keep or omit"))),
+                other => {
+                    return Err(n.err(format!(
+                        "`on_unmapped: {other}`: expected error, keep or omit"
+                    )));
+                }
             },
         };
-        let scale = node.get("scale").map(|n| uint(n, "scale").map(|v| v as u32)).transpose()?;
+        let scale = node
+            .get("scale")
+            .map(|n| uint(n, "scale").map(|v| v as u32))
+            .transpose()?;
         let time_pattern = |key: &str| -> R<Option<String>> {
             match node.get(key) {
                 None => Ok(None),
                 Some(n) => {
                     let p = string(n, key)?;
                     if !check_time_format(&p) {
-                        return Err(n.err(format!("invalid date format `{p}` (chrono strftime syntax: %Y-%m-%d %H:%M:%S)")));
+                        return Err(n.err(format!(
+                            "invalid date format `{p}` (chrono strftime syntax: %Y-%m-%d %H:%M:%S)"
+                        )));
                     }
                     Ok(Some(p))
                 }
@@ -590,7 +704,9 @@ impl Ctx<'_> {
         let convert = match node.get("as") {
             None => {
                 if node.get("format").is_some() || node.get("parse").is_some() {
-                    return Err(node.err("`format:`/`parse:` go with `as: date` or `as: timestamp`"));
+                    return Err(
+                        node.err("`format:`/`parse:` go with `as: date` or `as: timestamp`")
+                    );
                 }
                 None
             }
@@ -626,21 +742,34 @@ impl Ctx<'_> {
             map,
             on_unmapped,
             convert,
-            keep_null: node.get("keep_null").map(|n| boolean(n, "keep_null")).transpose()?.unwrap_or(false),
+            keep_null: node
+                .get("keep_null")
+                .map(|n| boolean(n, "keep_null"))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 
     fn predicate(&self, node: &Node) -> R<Predicate> {
         let entries = node.as_map().ok_or_else(|| {
-            node.err(format!("a condition is a mapping with one of: {}", PREDICATES.join(", ")))
+            node.err(format!(
+                "a condition is a mapping with one of: {}",
+                PREDICATES.join(", ")
+            ))
         })?;
         let [(k, arg)] = entries else {
-            return Err(node.err("a condition has exactly one key (combine several with `all:` or `any:`)"));
+            return Err(
+                node.err("a condition has exactly one key (combine several with `all:` or `any:`)")
+            );
         };
         let pair = |what: &str| -> R<(Template, Template)> {
             match &arg.kind {
-                NodeKind::Seq(items) if items.len() == 2 => Ok((self.template(&items[0])?, self.template(&items[1])?)),
-                _ => Err(arg.err(format!("`{what}:` takes a list of two values: [left, right]"))),
+                NodeKind::Seq(items) if items.len() == 2 => {
+                    Ok((self.template(&items[0])?, self.template(&items[1])?))
+                }
+                _ => Err(arg.err(format!(
+                    "`{what}:` takes a list of two values: [left, right]"
+                ))),
             }
         };
         let preds = |what: &str| -> R<Vec<Predicate>> {
@@ -659,7 +788,9 @@ impl Ctx<'_> {
             "in" => match &arg.kind {
                 NodeKind::Seq(items) if items.len() == 2 => {
                     let options = match &items[1].kind {
-                        NodeKind::Seq(opts) => opts.iter().map(|o| self.template(o)).collect::<R<_>>()?,
+                        NodeKind::Seq(opts) => {
+                            opts.iter().map(|o| self.template(o)).collect::<R<_>>()?
+                        }
                         _ => vec![self.template(&items[1])?],
                     };
                     Predicate::In(self.template(&items[0])?, options)
@@ -670,7 +801,9 @@ impl Ctx<'_> {
             "missing" => Predicate::Missing(self.template(arg)?),
             "empty" => Predicate::Empty(self.template(arg)?),
             "matches" => match &arg.kind {
-                NodeKind::Seq(items) if items.len() == 2 => Predicate::Matches(self.template(&items[0])?, regex(&items[1])?),
+                NodeKind::Seq(items) if items.len() == 2 => {
+                    Predicate::Matches(self.template(&items[0])?, regex(&items[1])?)
+                }
                 _ => return Err(arg.err("`matches:` takes [value, \"regex\"]")),
             },
             "not" => Predicate::Not(Box::new(self.predicate(arg)?)),
@@ -686,13 +819,24 @@ impl Ctx<'_> {
             .ok_or_else(|| node.err("`headers:` maps header names to templates"))?;
         let mut out = Vec::with_capacity(entries.len());
         for (k, v) in entries {
-            let name = http::HeaderName::from_bytes(k.name.as_bytes())
-                .map_err(|_| LocError::new(&k.loc, format!("`{}` is not a valid HTTP header name", k.name)))?;
+            let name = http::HeaderName::from_bytes(k.name.as_bytes()).map_err(|_| {
+                LocError::new(
+                    &k.loc,
+                    format!("`{}` is not a valid HTTP header name", k.name),
+                )
+            })?;
             self.sensitive.set(false);
             let value = self.template(v)?;
             let sensitive = self.sensitive.replace(false)
-                || matches!(name.as_str(), "authorization" | "cookie" | "proxy-authorization");
-            out.push(HeaderPlan { name, value, sensitive });
+                || matches!(
+                    name.as_str(),
+                    "authorization" | "cookie" | "proxy-authorization"
+                );
+            out.push(HeaderPlan {
+                name,
+                value,
+                sensitive,
+            });
         }
         Ok(out)
     }
@@ -723,20 +867,34 @@ impl Ctx<'_> {
         let renew_on = match node.get("renew_on") {
             None => vec![401],
             Some(n) => match &n.kind {
-                NodeKind::Seq(items) => items.iter().map(|i| uint(i, "renew_on").map(|v| v as u16)).collect::<R<_>>()?,
+                NodeKind::Seq(items) => items
+                    .iter()
+                    .map(|i| uint(i, "renew_on").map(|v| v as u16))
+                    .collect::<R<_>>()?,
                 _ => vec![uint(n, "renew_on")? as u16],
             },
         };
         Ok(AuthPlan {
-            headers: node.get("headers").map(|h| self.headers(h)).transpose()?.unwrap_or_default(),
+            headers: node
+                .get("headers")
+                .map(|h| self.headers(h))
+                .transpose()?
+                .unwrap_or_default(),
             login,
             renew_on,
         })
     }
 
     fn request(&self, node: &Node) -> R<RequestPlan> {
-        check_keys(node, &["method", "path", "query", "headers", "encoding", "body", "xml", "response"])?;
-        let method_node = node.get("method").ok_or_else(|| node.err("a request needs `method:`"))?;
+        check_keys(
+            node,
+            &[
+                "method", "path", "query", "headers", "encoding", "body", "xml", "response",
+            ],
+        )?;
+        let method_node = node
+            .get("method")
+            .ok_or_else(|| node.err("a request needs `method:`"))?;
         let method_text = string(method_node, "method")?;
         let method = match method_text.as_str() {
             "GET" => http::Method::GET,
@@ -745,9 +903,15 @@ impl Ctx<'_> {
             "PATCH" => http::Method::PATCH,
             "DELETE" => http::Method::DELETE,
             "HEAD" => http::Method::HEAD,
-            other => return Err(method_node.err(format!("unknown method `{other}`; expected GET, POST, PUT, PATCH, DELETE or HEAD"))),
+            other => {
+                return Err(method_node.err(format!(
+                    "unknown method `{other}`; expected GET, POST, PUT, PATCH, DELETE or HEAD"
+                )));
+            }
         };
-        let path_node = node.get("path").ok_or_else(|| node.err("a request needs `path:`"))?;
+        let path_node = node
+            .get("path")
+            .ok_or_else(|| node.err("a request needs `path:`"))?;
         let path = self.path(path_node)?;
         let query = match node.get("query") {
             None => Vec::new(),
@@ -789,7 +953,9 @@ impl Ctx<'_> {
                 "xml" => Decoding::Xml,
                 "form" => Decoding::Form,
                 "text" => Decoding::Text,
-                other => return Err(r.err(format!("unknown response decoding `{other}`; expected auto, json, xml, form or text"))),
+                other => return Err(r.err(format!(
+                    "unknown response decoding `{other}`; expected auto, json, xml, form or text"
+                ))),
             },
         };
         Ok(RequestPlan {
@@ -797,7 +963,11 @@ impl Ctx<'_> {
             method,
             path,
             query,
-            headers: node.get("headers").map(|h| self.headers(h)).transpose()?.unwrap_or_default(),
+            headers: node
+                .get("headers")
+                .map(|h| self.headers(h))
+                .transpose()?
+                .unwrap_or_default(),
             encoding,
             body,
             xml,
@@ -808,7 +978,9 @@ impl Ctx<'_> {
     fn path(&self, node: &Node) -> R<Vec<PathPart>> {
         let text = string(node, "path")?;
         if !text.starts_with('/') {
-            return Err(node.err(format!("`path: {text}` must start with `/` (it is joined to the connection's base_url)")));
+            return Err(node.err(format!(
+                "`path: {text}` must start with `/` (it is joined to the connection's base_url)"
+            )));
         }
         let mut out = Vec::new();
         for part in self.interp_parts(node, &text)? {
@@ -829,7 +1001,9 @@ impl Ctx<'_> {
 
     fn error_rules(&self, node: &Node, errors: &mut Vec<LocError>) -> Vec<ErrorRule> {
         let NodeKind::Seq(items) = &node.kind else {
-            errors.push(node.err("`errors:` is a list of rules: `- { status: 404, code: not_found }`"));
+            errors.push(
+                node.err("`errors:` is a list of rules: `- { status: 404, code: not_found }`"),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -843,7 +1017,19 @@ impl Ctx<'_> {
     }
 
     fn error_rule(&self, node: &Node) -> R<ErrorRule> {
-        check_keys(node, &["status", "when", "steps", "code", "message", "vendor_code", "field", "fields"])?;
+        check_keys(
+            node,
+            &[
+                "status",
+                "when",
+                "steps",
+                "code",
+                "message",
+                "vendor_code",
+                "field",
+                "fields",
+            ],
+        )?;
         let status = match node.get("status") {
             None => StatusMatch::NonSuccess,
             Some(s) => status_match(s)?,
@@ -860,10 +1046,9 @@ impl Ctx<'_> {
                     .iter()
                     .map(|i| {
                         let name = string(i, "step name")?;
-                        self.steps
-                            .iter()
-                            .position(|s| *s == name)
-                            .ok_or_else(|| i.err(format!("no step named `{name}` in this operation")))
+                        self.steps.iter().position(|s| *s == name).ok_or_else(|| {
+                            i.err(format!("no step named `{name}` in this operation"))
+                        })
                     })
                     .collect::<R<Vec<_>>>()?,
                 _ => return Err(s.err("`steps:` lists step names")),
@@ -873,12 +1058,16 @@ impl Ctx<'_> {
             None => Vec::new(),
             Some(f) => f
                 .as_map()
-                .ok_or_else(|| f.err("`fields:` maps vendor field names to canonical JSON pointers"))?
+                .ok_or_else(|| {
+                    f.err("`fields:` maps vendor field names to canonical JSON pointers")
+                })?
                 .iter()
                 .map(|(k, v)| {
                     let p = string(v, "pointer")?;
                     if !p.starts_with('/') {
-                        return Err(v.err(format!("`{p}` is not a JSON pointer (it starts with /)")));
+                        return Err(
+                            v.err(format!("`{p}` is not a JSON pointer (it starts with /)"))
+                        );
                     }
                     Ok((k.name.clone(), p))
                 })
@@ -891,19 +1080,32 @@ impl Ctx<'_> {
             steps,
             code,
             message: node.get("message").map(|m| self.template(m)).transpose()?,
-            vendor_code: node.get("vendor_code").map(|m| self.template(m)).transpose()?,
+            vendor_code: node
+                .get("vendor_code")
+                .map(|m| self.template(m))
+                .transpose()?,
             field: node.get("field").map(|m| self.template(m)).transpose()?,
             fields,
         })
     }
 
-    fn operation(&mut self, op: Operation, node: &Node, errors: &mut Vec<LocError>) -> Option<OperationPlan> {
-        if let Err(e) = check_keys(node, &["steps", "errors", "result", "paging", "unsupported"]) {
+    fn operation(
+        &mut self,
+        op: Operation,
+        node: &Node,
+        errors: &mut Vec<LocError>,
+    ) -> Option<OperationPlan> {
+        if let Err(e) = check_keys(
+            node,
+            &["steps", "errors", "result", "paging", "unsupported"],
+        ) {
             errors.push(e);
             return None;
         }
         let Some(step_nodes) = node.get("steps") else {
-            errors.push(node.err(format!("`{op}` needs `steps:` (the vendor calls), or `unsupported: reason`")));
+            errors.push(node.err(format!(
+                "`{op}` needs `steps:` (the vendor calls), or `unsupported: reason`"
+            )));
             return None;
         };
         let NodeKind::Seq(step_items) = &step_nodes.kind else {
@@ -924,7 +1126,9 @@ impl Ctx<'_> {
                 None => format!("step{}", i + 1),
             };
             if ROOT_NAMES.iter().any(|(r, _)| *r == name) || names.contains(&name) {
-                errors.push(s.err(format!("step name `{name}` is taken (a root name or another step)")));
+                errors.push(s.err(format!(
+                    "step name `{name}` is taken (a root name or another step)"
+                )));
             }
             names.push(name);
         }
@@ -933,7 +1137,9 @@ impl Ctx<'_> {
         for (slot, s) in step_items.iter().enumerate() {
             let compiled = (|| -> R<StepPlan> {
                 check_keys(s, &["name", "when", "request"])?;
-                let req = s.get("request").ok_or_else(|| s.err("a step needs `request:`"))?;
+                let req = s
+                    .get("request")
+                    .ok_or_else(|| s.err("a step needs `request:`"))?;
                 Ok(StepPlan {
                     name: names.get(slot).cloned().unwrap_or_default(),
                     slot,
@@ -947,7 +1153,10 @@ impl Ctx<'_> {
                 Err(e) => errors.push(e),
             }
         }
-        let op_errors = node.get("errors").map(|e| self.error_rules(e, errors)).unwrap_or_default();
+        let op_errors = node
+            .get("errors")
+            .map(|e| self.error_rules(e, errors))
+            .unwrap_or_default();
         let result = match self.result(op, node) {
             Ok(r) => r,
             Err(e) => {
@@ -984,11 +1193,13 @@ impl Ctx<'_> {
                 Some(n) => Err(n.err("delete_order answers 204 with no body: remove `result:`")),
             },
             Operation::ListOrders => {
-                let n = r.ok_or_else(|| node.err("list_orders needs `result: { items: ..., total: ... }`"))?;
+                let n = r.ok_or_else(|| {
+                    node.err("list_orders needs `result: { items: ..., total: ... }`")
+                })?;
                 check_keys(n, &["items", "total", "next_cursor"])?;
-                let items = n
-                    .get("items")
-                    .ok_or_else(|| n.err("`result:` of list_orders needs `items:` (a list of canonical orders)"))?;
+                let items = n.get("items").ok_or_else(|| {
+                    n.err("`result:` of list_orders needs `items:` (a list of canonical orders)")
+                })?;
                 Ok(ResultPlan::List {
                     items: self.template(items)?,
                     total: n.get("total").map(|t| self.template(t)).transpose()?,
@@ -996,7 +1207,11 @@ impl Ctx<'_> {
                 })
             }
             _ => {
-                let n = r.ok_or_else(|| node.err(format!("{op} needs `result:` (the canonical order, read from the answers)")))?;
+                let n = r.ok_or_else(|| {
+                    node.err(format!(
+                        "{op} needs `result:` (the canonical order, read from the answers)"
+                    ))
+                })?;
                 Ok(ResultPlan::Order(self.template(n)?))
             }
         }
@@ -1024,7 +1239,10 @@ fn status_match(node: &Node) -> R<StatusMatch> {
                 if !(100..=599).contains(&v) {
                     return Err(n.err(format!("{v} is not an HTTP status")));
                 }
-                Ok(StatusRange { lo: v as u16, hi: v as u16 })
+                Ok(StatusRange {
+                    lo: v as u16,
+                    hi: v as u16,
+                })
             }
             NodeKind::Str(s) if s.len() == 3 && s.ends_with("xx") => {
                 let d = s.as_bytes()[0];
@@ -1032,7 +1250,10 @@ fn status_match(node: &Node) -> R<StatusMatch> {
                     return Err(n.err(format!("`{s}` is not a status class (1xx..5xx)")));
                 }
                 let base = u16::from(d - b'0') * 100;
-                Ok(StatusRange { lo: base, hi: base + 99 })
+                Ok(StatusRange {
+                    lo: base,
+                    hi: base + 99,
+                })
             }
             _ => Err(n.err("a status is a number (404), a class (\"4xx\") or `any`")),
         }
@@ -1051,7 +1272,11 @@ fn paging(node: &Node) -> R<Paging> {
         p.style = match string(s, "style")?.as_str() {
             "offset" => PagingStyle::Offset,
             "cursor" => PagingStyle::Cursor,
-            other => return Err(s.err(format!("unknown paging style `{other}`; expected offset or cursor"))),
+            other => {
+                return Err(s.err(format!(
+                    "unknown paging style `{other}`; expected offset or cursor"
+                )));
+            }
         };
     }
     if let Some(n) = node.get("default_limit") {
@@ -1067,7 +1292,16 @@ fn paging(node: &Node) -> R<Paging> {
 }
 
 fn xml_options(node: &Node) -> R<XmlOptions> {
-    check_keys(node, &["root", "item", "list_attribute", "always_list", "declaration"])?;
+    check_keys(
+        node,
+        &[
+            "root",
+            "item",
+            "list_attribute",
+            "always_list",
+            "declaration",
+        ],
+    )?;
     let mut o = XmlOptions::default();
     if let Some(r) = node.get("root") {
         o.root = string(r, "root")?;
@@ -1084,7 +1318,10 @@ fn xml_options(node: &Node) -> R<XmlOptions> {
     }
     if let Some(l) = node.get("always_list") {
         o.always_list = match &l.kind {
-            NodeKind::Seq(items) => items.iter().map(|i| string(i, "always_list")).collect::<R<_>>()?,
+            NodeKind::Seq(items) => items
+                .iter()
+                .map(|i| string(i, "always_list"))
+                .collect::<R<_>>()?,
             _ => return Err(l.err("`always_list:` lists element paths like root/products")),
         };
     }
@@ -1095,13 +1332,21 @@ fn xml_options(node: &Node) -> R<XmlOptions> {
 }
 
 /// A constant code, or the values of the value map a `from:` uses, must be canonical codes.
-fn check_codes(node: &Node, t: &Template, values: &HashMap<String, (HashMap<String, Value>, HashMap<String, Value>)>) -> R<()> {
+fn check_codes(
+    node: &Node,
+    t: &Template,
+    values: &HashMap<String, (HashMap<String, Value>, HashMap<String, Value>)>,
+) -> R<()> {
     let check = |v: &Value| -> R<()> {
         match v.as_str() {
             Some(c) if ErrorCode::parse(c).is_some() => Ok(()),
             _ => Err(node.err(format!(
                 "`{v}` is not a canonical error code; expected one of: {}",
-                ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                ErrorCode::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     };
@@ -1152,15 +1397,29 @@ mod tests {
     #[test]
     fn bad_jsonpath_names_its_line() {
         let e = errors_of(&MINIMAL.replace("$got.body.id", "\"$got.body[?(@.x ==\""));
-        assert!(e.contains("m.yaml:7:") && e.contains("invalid JSONPath"), "{e}");
+        assert!(
+            e.contains("m.yaml:7:") && e.contains("invalid JSONPath"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_encoding_and_code_are_refused() {
-        let e = errors_of(&MINIMAL.replace("path: \"/o/${path.id}\" }", "path: /o, encoding: yaml, body: {} }"));
-        assert!(e.contains("m.yaml:6:") && e.contains("unknown encoding `yaml`"), "{e}");
-        let e = errors_of(&format!("{MINIMAL}errors:\n  - {{ status: 404, code: missing }}\n"));
-        assert!(e.contains("m.yaml:9:") && e.contains("not a canonical error code"), "{e}");
+        let e = errors_of(&MINIMAL.replace(
+            "path: \"/o/${path.id}\" }",
+            "path: /o, encoding: yaml, body: {} }",
+        ));
+        assert!(
+            e.contains("m.yaml:6:") && e.contains("unknown encoding `yaml`"),
+            "{e}"
+        );
+        let e = errors_of(&format!(
+            "{MINIMAL}errors:\n  - {{ status: 404, code: missing }}\n"
+        ));
+        assert!(
+            e.contains("m.yaml:9:") && e.contains("not a canonical error code"),
+            "{e}"
+        );
     }
 
     #[test]

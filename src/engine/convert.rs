@@ -96,8 +96,7 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
         }
         _ => a == b,
@@ -116,23 +115,27 @@ pub fn convert(v: Value, how: &Convert) -> Result<Value, ConvertError> {
     match how {
         Convert::String => match &v {
             Value::String(_) => Ok(v),
-            Value::Number(_) | Value::Bool(_) => Ok(Value::String(scalar_text(&v).unwrap_or_default())),
+            Value::Number(_) | Value::Bool(_) => {
+                Ok(Value::String(scalar_text(&v).unwrap_or_default()))
+            }
             other => Err(format!("expected a text value, found {}", kind(other))),
         },
         Convert::Integer => {
-            let d = to_decimal(&v)
-                .ok_or_else(|| format!("expected an integer, found {}", kind(&v)))?;
+            let d =
+                to_decimal(&v).ok_or_else(|| format!("expected an integer, found {}", kind(&v)))?;
             if !d.fract().is_zero() {
                 return Err(format!("must be an integer, found {}", d.normalize()));
             }
             Ok(decimal_value(d.trunc(), None))
         }
         Convert::Decimal(scale) => {
-            let d = to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
+            let d =
+                to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
             Ok(decimal_value(d, *scale))
         }
         Convert::DecimalString(scale) => {
-            let d = to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
+            let d =
+                to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
             Ok(Value::String(decimal_text(d, *scale)))
         }
         Convert::Boolean => to_bool(&v).map(Value::Bool),
@@ -171,13 +174,11 @@ fn text_op(v: Value, f: impl Fn(&str) -> String) -> Result<Value, ConvertError> 
 fn to_bool(v: &Value) -> Result<bool, ConvertError> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Number(_) | Value::String(_) => {
-            match scalar_text(v).unwrap_or_default().trim() {
-                "1" | "true" | "True" | "TRUE" | "yes" => Ok(true),
-                "0" | "false" | "False" | "FALSE" | "no" | "" => Ok(false),
-                other => Err(format!("expected a boolean, found `{other}`")),
-            }
-        }
+        Value::Number(_) | Value::String(_) => match scalar_text(v).unwrap_or_default().trim() {
+            "1" | "true" | "True" | "TRUE" | "yes" => Ok(true),
+            "0" | "false" | "False" | "FALSE" | "no" | "" => Ok(false),
+            other => Err(format!("expected a boolean, found `{other}`")),
+        },
         other => Err(format!("expected a boolean, found {}", kind(other))),
     }
 }
@@ -194,14 +195,21 @@ pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, Co
             return Ok(ndt.and_utc());
         }
         if let Ok(d) = NaiveDate::parse_from_str(text, p) {
-            return Ok(d.and_hms_opt(0, 0, 0).map(|n| n.and_utc()).unwrap_or_default());
+            return Ok(d
+                .and_hms_opt(0, 0, 0)
+                .map(|n| n.and_utc())
+                .unwrap_or_default());
         }
         return Err(format!("`{text}` does not match the date format `{p}`"));
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Ok(dt.with_timezone(&Utc));
     }
-    for p in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for p in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(ndt) = NaiveDateTime::parse_from_str(text, p) {
             return Ok(ndt.and_utc());
         }
@@ -217,7 +225,8 @@ pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, Co
 fn format_time(dt: &DateTime<Utc>, pattern: &str) -> Result<String, ConvertError> {
     use std::fmt::Write as _;
     let mut out = String::new();
-    write!(out, "{}", dt.format(pattern)).map_err(|_| format!("invalid date format `{pattern}`"))?;
+    write!(out, "{}", dt.format(pattern))
+        .map_err(|_| format!("invalid date format `{pattern}`"))?;
     Ok(out)
 }
 
@@ -259,9 +268,15 @@ mod tests {
 
     #[test]
     fn integer_check() {
-        assert_eq!(convert(num("3.0"), &Convert::Integer).expect("int"), num("3"));
+        assert_eq!(
+            convert(num("3.0"), &Convert::Integer).expect("int"),
+            num("3")
+        );
         assert!(convert(num("3.5"), &Convert::Integer).is_err());
-        assert_eq!(convert(json!("42"), &Convert::Integer).expect("int"), num("42"));
+        assert_eq!(
+            convert(json!("42"), &Convert::Integer).expect("int"),
+            num("42")
+        );
     }
 
     #[test]
@@ -286,7 +301,10 @@ mod tests {
             parse: None,
             format: None,
         };
-        assert_eq!(convert(json!("2026-11-23 10:00:00"), &d).expect("d"), json!("2026-11-23"));
+        assert_eq!(
+            convert(json!("2026-11-23 10:00:00"), &d).expect("d"),
+            json!("2026-11-23")
+        );
         assert!(convert(json!("23/11/2026"), &d).is_err());
         assert!(check_time_format("%Y-%m-%d"));
         assert!(!check_time_format("%Y-%Q"));
@@ -295,7 +313,10 @@ mod tests {
     #[test]
     fn booleans_and_equality() {
         assert_eq!(convert(json!(true), &Convert::Bit).expect("bit"), num("1"));
-        assert_eq!(convert(json!("0"), &Convert::Boolean).expect("b"), json!(false));
+        assert_eq!(
+            convert(json!("0"), &Convert::Boolean).expect("b"),
+            json!(false)
+        );
         assert!(values_equal(&num("1"), &num("1.0")));
         assert!(!values_equal(&num("1"), &json!("1")));
     }

@@ -97,7 +97,9 @@ impl<'m> Evaluator<'m> {
         match t {
             Template::Const(v) => Ok(Some(Cow::Owned(v.clone()))),
             Template::Select(sel) => Ok(select(sel, s).filter(|v| !v.is_null())),
-            Template::Interp(parts) => Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::String(text)))),
+            Template::Interp(parts) => {
+                Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::String(text))))
+            }
             Template::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
                 for (key, value) in fields {
@@ -119,9 +121,27 @@ impl<'m> Evaluator<'m> {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     // Positions matter in a literal array: an absent element is null.
-                    out.push(self.eval_depth(item, s, depth)?.map_or(Value::Null, Cow::into_owned));
+                    out.push(
+                        self.eval_depth(item, s, depth)?
+                            .map_or(Value::Null, Cow::into_owned),
+                    );
                 }
                 Ok(Some(Cow::Owned(Value::Array(out))))
+            }
+            Template::Compact(items, omit_empty) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    if let Some(v) = self.eval_depth(item, s, depth)? {
+                        out.push(v.into_owned());
+                    }
+                }
+                if out.is_empty() && *omit_empty {
+                    return Ok(None);
+                }
+                Ok(Some(Cow::Owned(Value::Array(out))))
+            }
+            Template::Fail(message, pointer) => {
+                Err(EvalError::new(pointer.clone(), message.clone()))
             }
             Template::From(op) => self.eval_from(op, s, depth),
             Template::Each(op) => self.eval_each(op, s, depth),
@@ -149,7 +169,10 @@ impl<'m> Evaluator<'m> {
                         return Ok(None);
                     };
                     nums.push(to_decimal(&v).ok_or_else(|| {
-                        EvalError::new(pointer_of(a, s), format!("expected a number, found {}", convert::kind(&v)))
+                        EvalError::new(
+                            pointer_of(a, s),
+                            format!("expected a number, found {}", convert::kind(&v)),
+                        )
                     })?);
                 }
                 let r = arith(*op, &nums).map_err(|m| EvalError::new(None, m))?;
@@ -166,10 +189,14 @@ impl<'m> Evaluator<'m> {
                 let mut nums = vec![rust_decimal::Decimal::ZERO];
                 for item in items.into_iter().filter(|i| !i.is_null()) {
                     nums.push(to_decimal(item).ok_or_else(|| {
-                        EvalError::new(None, format!("sum: expected numbers, found {}", convert::kind(item)))
+                        EvalError::new(
+                            None,
+                            format!("sum: expected numbers, found {}", convert::kind(item)),
+                        )
                     })?);
                 }
-                let r = arith(super::plan::ArithOp::Add, &nums).map_err(|m| EvalError::new(None, m))?;
+                let r =
+                    arith(super::plan::ArithOp::Add, &nums).map_err(|m| EvalError::new(None, m))?;
                 Ok(Some(Cow::Owned(decimal_value(r, *scale))))
             }
             Template::Json(inner) => Ok(self
@@ -182,7 +209,9 @@ impl<'m> Evaluator<'m> {
                 match v.as_ref() {
                     Value::String(text) => serde_json::from_str::<Value>(text)
                         .map(|parsed| Some(Cow::Owned(parsed)))
-                        .map_err(|e| EvalError::new(None, format!("parse_json: not a JSON text ({e})"))),
+                        .map_err(|e| {
+                            EvalError::new(None, format!("parse_json: not a JSON text ({e})"))
+                        }),
                     // Already structured: accept it as is (some servers send either form).
                     _ => Ok(Some(v)),
                 }
@@ -214,7 +243,10 @@ impl<'m> Evaluator<'m> {
                             other => {
                                 return Err(EvalError::new(
                                     pointer_of(p, s),
-                                    format!("merge: expected an object, found {}", convert::kind(&other)),
+                                    format!(
+                                        "merge: expected an object, found {}",
+                                        convert::kind(&other)
+                                    ),
                                 ));
                             }
                         },
@@ -224,7 +256,10 @@ impl<'m> Evaluator<'m> {
             }
             Template::Use(idx, with) => {
                 if depth >= MAX_USE_DEPTH {
-                    return Err(EvalError::new(None, "templates use each other too deeply (a cycle?)"));
+                    return Err(EvalError::new(
+                        None,
+                        "templates use each other too deeply (a cycle?)",
+                    ));
                 }
                 let Some(template) = self.templates.get(*idx) else {
                     return Err(EvalError::new(None, "unknown template"));
@@ -243,7 +278,9 @@ impl<'m> Evaluator<'m> {
                             parent: Some(s),
                             index: s.index,
                         };
-                        Ok(self.eval_depth(template, &inner, depth + 1)?.map(|v| Cow::Owned(v.into_owned())))
+                        Ok(self
+                            .eval_depth(template, &inner, depth + 1)?
+                            .map(|v| Cow::Owned(v.into_owned())))
                     }
                 }
             }
@@ -269,7 +306,11 @@ impl<'m> Evaluator<'m> {
                     return Ok(None);
                 };
                 let parts: Vec<String> = match v.as_ref() {
-                    Value::Array(items) => items.iter().filter_map(scalar_text).filter(|t| !t.is_empty()).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(scalar_text)
+                        .filter(|t| !t.is_empty())
+                        .collect(),
                     other => scalar_text(other).into_iter().collect(),
                 };
                 Ok(Some(Cow::Owned(Value::String(parts.join(sep)))))
@@ -316,7 +357,11 @@ impl<'m> Evaluator<'m> {
                             format!(
                                 "`{key}` has no equivalent in value map `{}` (known: {})",
                                 map.name,
-                                known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                                known
+                                    .iter()
+                                    .map(|k| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         ));
                     }
@@ -405,7 +450,9 @@ impl<'m> Evaluator<'m> {
                     for o in options {
                         match ev(o)? {
                             Some(y) => match y.as_ref() {
-                                Value::Array(items) => found |= items.iter().any(|i| values_equal(&x, i)),
+                                Value::Array(items) => {
+                                    found |= items.iter().any(|i| values_equal(&x, i))
+                                }
                                 other => found |= values_equal(&x, other),
                             },
                             None => {}
@@ -430,7 +477,9 @@ impl<'m> Evaluator<'m> {
             Predicate::Ge(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_ge()),
             Predicate::Lt(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_lt()),
             Predicate::Le(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_le()),
-            Predicate::Matches(a, re) => ev(a)?.and_then(|v| scalar_text(&v)).is_some_and(|t| re.is_match(&t)),
+            Predicate::Matches(a, re) => ev(a)?
+                .and_then(|v| scalar_text(&v))
+                .is_some_and(|t| re.is_match(&t)),
             Predicate::Not(inner) => !self.test_depth(inner, s, depth)?,
             Predicate::All(items) => {
                 for i in items {
@@ -452,7 +501,11 @@ impl<'m> Evaluator<'m> {
     }
 }
 
-fn cmp(a: Option<Cow<'_, Value>>, b: Option<Cow<'_, Value>>, f: impl Fn(std::cmp::Ordering) -> bool) -> bool {
+fn cmp(
+    a: Option<Cow<'_, Value>>,
+    b: Option<Cow<'_, Value>>,
+    f: impl Fn(std::cmp::Ordering) -> bool,
+) -> bool {
     match (a, b) {
         (Some(x), Some(y)) => compare(&x, &y).is_some_and(f),
         _ => false,
@@ -478,7 +531,11 @@ fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
         Root::Index => return s.index.map(|i| Cow::Owned(Value::Number(Number::from(i)))),
         Root::Step(slot) => r.steps.get(slot)?,
     };
-    if v.is_null() { None } else { Some(Cow::Borrowed(v)) }
+    if v.is_null() {
+        None
+    } else {
+        Some(Cow::Borrowed(v))
+    }
 }
 
 fn root_pointer<'a>(root: Root, s: &Scope<'a>) -> Option<&'a str> {
@@ -498,13 +555,23 @@ pub fn select<'a>(sel: &Selector, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
     }
 }
 
-fn element_refs<'v>(sel: &Selector, base: &'v Value, base_ptr: Option<&str>) -> (Vec<&'v Value>, Vec<Option<String>>) {
+fn element_refs<'v>(
+    sel: &Selector,
+    base: &'v Value,
+    base_ptr: Option<&str>,
+) -> (Vec<&'v Value>, Vec<Option<String>>) {
     let elements = sel.select_all(base);
     let pointers = match (&sel.path, base_ptr, sel.pointer_suffix()) {
         (PathKind::Simple(_), Some(bp), Some(suffix)) => {
             let is_array = matches!(sel.select(base).as_deref(), Some(Value::Array(_)));
             (0..elements.len())
-                .map(|i| Some(if is_array { format!("{bp}{suffix}/{i}") } else { format!("{bp}{suffix}") }))
+                .map(|i| {
+                    Some(if is_array {
+                        format!("{bp}{suffix}/{i}")
+                    } else {
+                        format!("{bp}{suffix}")
+                    })
+                })
                 .collect()
         }
         (PathKind::Query(_), Some(bp), _) => sel
@@ -520,7 +587,11 @@ fn element_refs<'v>(sel: &Selector, base: &'v Value, base_ptr: Option<&str>) -> 
 /// Where a template's value came from in the canonical input, when it is a plain selector.
 fn pointer_of(t: &Template, s: &Scope<'_>) -> Option<String> {
     match t {
-        Template::Select(sel) => Some(format!("{}{}", root_pointer(sel.root, s)?, sel.pointer_suffix()?)),
+        Template::Select(sel) => Some(format!(
+            "{}{}",
+            root_pointer(sel.root, s)?,
+            sel.pointer_suffix()?
+        )),
         Template::From(op) => pointer_of(&op.source, s),
         _ => None,
     }
@@ -540,7 +611,11 @@ fn interpolate(parts: &[InterpPart], s: &Scope<'_>) -> Result<Option<String>, Ev
                     None => {
                         return Err(EvalError::new(
                             None,
-                            format!("`{}` is {}, not text: it cannot be interpolated", sel.text, convert::kind(&v)),
+                            format!(
+                                "`{}` is {}, not text: it cannot be interpolated",
+                                sel.text,
+                                convert::kind(&v)
+                            ),
                         ));
                     }
                 }

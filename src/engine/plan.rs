@@ -24,6 +24,8 @@ pub struct Mapping {
     /// Rules checked on every step's answer, after the operation's own rules.
     pub errors: Vec<ErrorRule>,
     pub operations: HashMap<Operation, OperationPlan>,
+    /// Operations the mapping documents as impossible, with the reason (answered with 501).
+    pub unsupported: HashMap<Operation, String>,
     /// Named reusable templates (`use: name`).
     pub templates: Vec<Template>,
     /// Golden fixture folder, relative to the mapping file.
@@ -254,6 +256,11 @@ pub enum Template {
     Interp(Vec<InterpPart>),
     Object(Vec<(ObjectKey, Template)>),
     Array(Vec<Template>),
+    /// A list of the items that are present (absent items dropped); absent when empty and
+    /// `omit_empty`.
+    Compact(Vec<Template>, bool),
+    /// Refuses the request: the canonical value cannot be carried to this vendor.
+    Fail(String, Option<String>),
     From(Box<FromOp>),
     Each(Box<EachOp>),
     If(Box<Predicate>, Box<Template>, Option<Box<Template>>),

@@ -15,7 +15,11 @@ use super::plan::{Encoding, HeaderPlan, PathPart, RequestPlan};
 use crate::codec::{self, CodecError};
 
 /// RFC 3986 unreserved characters stay; everything else is encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Clone)]
 pub struct VendorRequest {
@@ -66,7 +70,8 @@ pub fn render(
                 let v = ev
                     .eval(t, scope)?
                     .ok_or_else(|| RenderError::MissingPathValue(template_text(t)))?;
-                let text = scalar_text(&v).ok_or_else(|| RenderError::MissingPathValue(template_text(t)))?;
+                let text = scalar_text(&v)
+                    .ok_or_else(|| RenderError::MissingPathValue(template_text(t)))?;
                 if text.is_empty() {
                     return Err(RenderError::MissingPathValue(template_text(t)));
                 }
@@ -76,7 +81,9 @@ pub fn render(
     }
     let mut first = true;
     for (name, t) in &plan.query {
-        let Some(v) = ev.eval(t, scope)? else { continue };
+        let Some(v) = ev.eval(t, scope)? else {
+            continue;
+        };
         let values: Vec<String> = match v.as_ref() {
             Value::Array(items) => items
                 .iter()
@@ -97,12 +104,24 @@ pub fn render(
     let mut headers: Vec<(HeaderName, HeaderValue, bool)> = Vec::new();
     let (body, content_type) = match (&plan.body, plan.encoding) {
         (Some(t), enc) if enc != Encoding::None => {
-            let value = ev.eval(t, scope)?.map(|v| v.into_owned()).unwrap_or(Value::Null);
+            let value = ev
+                .eval(t, scope)?
+                .map(|v| v.into_owned())
+                .unwrap_or(Value::Null);
             let (bytes, ctype) = match enc {
                 Encoding::Json => (codec::json::encode(&value)?, "application/json".to_string()),
-                Encoding::Xml => (codec::xml::encode(&value, &plan.xml)?, "application/xml; charset=utf-8".to_string()),
-                Encoding::Form => (codec::form::encode(&value)?, "application/x-www-form-urlencoded".to_string()),
-                Encoding::Multipart => (codec::multipart::encode(&value)?, codec::multipart::content_type()),
+                Encoding::Xml => (
+                    codec::xml::encode(&value, &plan.xml)?,
+                    "application/xml; charset=utf-8".to_string(),
+                ),
+                Encoding::Form => (
+                    codec::form::encode(&value)?,
+                    "application/x-www-form-urlencoded".to_string(),
+                ),
+                Encoding::Multipart => (
+                    codec::multipart::encode(&value)?,
+                    codec::multipart::content_type(),
+                ),
                 Encoding::Text => (
                     scalar_text(&value).unwrap_or_default().into_bytes(),
                     "text/plain; charset=utf-8".to_string(),
@@ -116,15 +135,23 @@ pub fn render(
     if let Some(ct) = content_type {
         headers.push((
             http::header::CONTENT_TYPE,
-            HeaderValue::from_str(&ct).map_err(|_| RenderError::BadHeader("content-type".into()))?,
+            HeaderValue::from_str(&ct)
+                .map_err(|_| RenderError::BadHeader("content-type".into()))?,
             false,
         ));
     }
-    for set in header_sets.iter().copied().chain(std::iter::once(plan.headers.as_slice())) {
+    for set in header_sets
+        .iter()
+        .copied()
+        .chain(std::iter::once(plan.headers.as_slice()))
+    {
         for h in set {
-            let Some(v) = ev.eval(&h.value, scope)? else { continue };
+            let Some(v) = ev.eval(&h.value, scope)? else {
+                continue;
+            };
             let text = scalar_text(&v).ok_or_else(|| RenderError::BadHeader(h.name.to_string()))?;
-            let value = HeaderValue::from_str(&text).map_err(|_| RenderError::BadHeader(h.name.to_string()))?;
+            let value = HeaderValue::from_str(&text)
+                .map_err(|_| RenderError::BadHeader(h.name.to_string()))?;
             headers.retain(|(n, _, _)| *n != h.name);
             headers.push((h.name.clone(), value, h.sensitive));
         }

@@ -207,7 +207,12 @@ impl Selector {
         match &self.path {
             PathKind::Simple(_) => Vec::new(),
             PathKind::Query(q) => js_path_process(q, value)
-                .map(|found| found.into_iter().map(|r| path_to_pointer(&r.path)).collect())
+                .map(|found| {
+                    found
+                        .into_iter()
+                        .map(|r| path_to_pointer(&r.path))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -310,7 +315,8 @@ mod tests {
 
     #[test]
     fn filters_use_jsonpath() {
-        let v = json!({"lines": [{"kind": "service", "q": 1}, {"kind": "product", "q": 2}, {"q": 3}]});
+        let v =
+            json!({"lines": [{"kind": "service", "q": 1}, {"kind": "product", "q": 2}, {"q": 3}]});
         let s = sel("$.lines[?(@.kind == 'service')]");
         assert!(!s.is_single());
         assert_eq!(s.select_all(&v).len(), 1);

@@ -1,1 +1,338 @@
+//! Runs one canonical operation against one connection: for each step of the mapping, render
+//! the vendor request, send it, read the answer and check it for errors; then build the
+//! canonical result. `login` handles the auth token, `paging` the list cursor, `normalize`
+//! the vendor's answers and errors.
 
+pub mod login;
+pub mod normalize;
+pub mod paging;
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::canonical::operation::Operation;
+use crate::canonical::problem::{ErrorCode, FieldError, Problem};
+use crate::engine::eval::{EvalError, Evaluator, Roots, Scope};
+use crate::engine::plan::{Mapping, ResultPlan};
+use crate::engine::render::{RenderError, render};
+use crate::upstream::Transport;
+use crate::upstream::auth::TokenCache;
+
+/// What a flow needs of a connection (the server's `Connection`, or a fixture's).
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub mapping: &'a Mapping,
+    pub settings: &'a Value,
+    pub secrets: &'a Value,
+    pub info: &'a Value,
+    pub secret_values: &'a [String],
+    pub tokens: &'a TokenCache,
+}
+
+impl<'a> Target<'a> {
+    pub fn of(c: &'a crate::config::Connection) -> Self {
+        Target {
+            name: &c.name,
+            mapping: &c.mapping,
+            settings: &c.settings,
+            secrets: &c.secrets,
+            info: &c.info,
+            secret_values: &c.secret_values,
+            tokens: &c.tokens,
+        }
+    }
+}
+
+/// The canonical request, parsed once.
+#[derive(Debug, Clone, Default)]
+pub struct OpInput {
+    /// The JSON body (create, update), or null.
+    pub body: Value,
+    /// `{id}` or `{external_ref}`.
+    pub path: Value,
+    /// The list query, validated.
+    pub query: Value,
+    /// A fixed clock for `$now`/`$today` (golden fixtures); none = the real time.
+    pub now: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpOutput {
+    Order(Value),
+    List {
+        data: Vec<Value>,
+        next_cursor: Option<String>,
+        total: Option<u64>,
+    },
+    Empty,
+}
+
+/// Values fixed for the whole request.
+struct Clock {
+    now: Value,
+    today: Value,
+}
+
+/// Runs `op`. Every failure is a problem naming the connection.
+pub async fn run<T: Transport>(
+    target: &Target<'_>,
+    transport: &T,
+    op: Operation,
+    input: &OpInput,
+) -> Result<OpOutput, Problem> {
+    run_inner(target, transport, op, input)
+        .await
+        .map_err(|mut p| {
+            p.connection = Some(target.name.to_string());
+            p
+        })
+}
+
+async fn run_inner<T: Transport>(
+    target: &Target<'_>,
+    transport: &T,
+    op: Operation,
+    input: &OpInput,
+) -> Result<OpOutput, Problem> {
+    let mapping = target.mapping;
+    let Some(plan) = mapping.operations.get(&op) else {
+        let why = mapping
+            .unsupported
+            .get(&op)
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        return Err(Problem::new(
+            ErrorCode::OperationNotSupported,
+            format!("the {} mapping has no {op} operation{why}", mapping.vendor),
+        ));
+    };
+    let ev = Evaluator::new(&mapping.templates);
+    let page = if op == Operation::ListOrders {
+        paging::page(&plan.paging, &input.query)?
+    } else {
+        Value::Null
+    };
+    let now = input.now.unwrap_or_else(Utc::now);
+    let clock = Clock {
+        now: Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        today: Value::String(now.format("%Y-%m-%d").to_string()),
+    };
+    let mut auth = login::token(target, transport, &clock.now, None).await?;
+    let auth_headers = mapping
+        .auth
+        .as_ref()
+        .map(|a| a.headers.as_slice())
+        .unwrap_or_default();
+    let renew_on = mapping
+        .auth
+        .as_ref()
+        .map(|a| a.renew_on.as_slice())
+        .unwrap_or_default();
+    let mut steps = vec![Value::Null; plan.slots];
+    let mut last: Option<usize> = None;
+    let mut write_sent = false;
+
+    for step in &plan.steps {
+        let mut attempt = 0;
+        let (answer, decode_error, status, retry_after) = loop {
+            attempt += 1;
+            let request = {
+                let roots = roots(target, input, &page, &auth, &clock, &steps, &Value::Null);
+                let scope = Scope::new(&roots, &input.body);
+                if let Some(when) = &step.when {
+                    if !ev.test(when, &scope).map_err(request_problem)? {
+                        break (Value::Null, None, 0, None);
+                    }
+                }
+                render(
+                    &step.request,
+                    &[&mapping.headers, auth_headers],
+                    &ev,
+                    &scope,
+                )
+                .map_err(|e| render_problem(e, mapping))?
+            };
+            let is_write =
+                request.method != http::Method::GET && request.method != http::Method::HEAD;
+            let response = transport.send(&request).await.map_err(|e| {
+                normalize::transport_problem(&e, write_sent || is_write, target.secret_values)
+            })?;
+            if renew_on.contains(&response.status) && attempt == 1 && has_login(mapping) {
+                // The ERP refused the token: it did not act on the request; log in and resend once.
+                auth = login::token(target, transport, &clock.now, Some(&auth)).await?;
+                continue;
+            }
+            write_sent |= is_write;
+            let (answer, decode_error) =
+                normalize::answer(&response, step.request.decode, &step.request.xml);
+            break (
+                answer,
+                decode_error,
+                response.status,
+                normalize::retry_after(&response),
+            );
+        };
+        if status == 0 {
+            continue; // `when` was false: the step did not run.
+        }
+        {
+            let roots = roots(target, input, &page, &auth, &clock, &steps, &answer);
+            let scope = Scope::new(&roots, &answer["body"]);
+            let rules: [&[crate::engine::plan::ErrorRule]; 2] = [&plan.errors, &mapping.errors];
+            let problem =
+                normalize::check(&rules, step.slot, status, &ev, &scope, target.secret_values)
+                    .or_else(|| {
+                        (!(200..300).contains(&status)).then(|| normalize::default_problem(status))
+                    });
+            if let Some(mut p) = problem {
+                p.retry_after = retry_after;
+                return Err(p);
+            }
+        }
+        if let Some(e) = decode_error {
+            return Err(Problem::new(
+                ErrorCode::UpstreamUnavailable,
+                format!("step `{}`: {e}", step.name),
+            ));
+        }
+        steps[step.slot] = answer;
+        last = Some(step.slot);
+    }
+
+    let focus = last.map(|s| &steps[s]["body"]).unwrap_or(&Value::Null);
+    let roots = roots(target, input, &page, &auth, &clock, &steps, &Value::Null);
+    let scope = Scope::new(&roots, focus);
+    match &plan.result {
+        ResultPlan::Empty => Ok(OpOutput::Empty),
+        ResultPlan::Order(t) => {
+            let order = ev.eval_owned(t, &scope).map_err(answer_problem)?;
+            Ok(OpOutput::Order(with_connection(
+                order.unwrap_or(Value::Null),
+                target.name,
+            )?))
+        }
+        ResultPlan::List {
+            items,
+            total,
+            next_cursor,
+        } => {
+            let data = match ev.eval_owned(items, &scope).map_err(answer_problem)? {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .into_iter()
+                    .map(|o| with_connection(o, target.name))
+                    .collect::<Result<_, _>>()?,
+                Some(_) => {
+                    return Err(Problem::new(
+                        ErrorCode::UpstreamUnavailable,
+                        "the list answer's items are not a list",
+                    ));
+                }
+            };
+            let total = match total {
+                None => None,
+                Some(t) => ev
+                    .eval_owned(t, &scope)
+                    .map_err(answer_problem)?
+                    .and_then(|v| crate::engine::convert::to_decimal(&v))
+                    .filter(|d| d.fract().is_zero())
+                    .and_then(|d| rust_decimal::prelude::ToPrimitive::to_u64(&d)),
+            };
+            let vendor_cursor = match next_cursor {
+                None => None,
+                Some(t) => ev
+                    .eval_owned(t, &scope)
+                    .map_err(answer_problem)?
+                    .and_then(|v| crate::engine::convert::scalar_text(&v)),
+            };
+            let next_cursor =
+                paging::next_cursor(&plan.paging, &page, data.len(), total, vendor_cursor);
+            Ok(OpOutput::List {
+                data,
+                next_cursor,
+                total,
+            })
+        }
+    }
+}
+
+fn has_login(m: &Mapping) -> bool {
+    m.auth.as_ref().is_some_and(|a| a.login.is_some())
+}
+
+fn roots<'a>(
+    target: &'a Target<'a>,
+    input: &'a OpInput,
+    page: &'a Value,
+    auth: &'a Value,
+    clock: &'a Clock,
+    steps: &'a [Value],
+    response: &'a Value,
+) -> Roots<'a> {
+    Roots {
+        input: &input.body,
+        path: &input.path,
+        query: &input.query,
+        page,
+        settings: target.settings,
+        secrets: target.secrets,
+        auth,
+        connection: target.info,
+        now: &clock.now,
+        today: &clock.today,
+        response,
+        steps,
+    }
+}
+
+fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
+    match order {
+        Value::Object(mut map) => {
+            map.insert("connection".into(), Value::String(connection.to_string()));
+            Ok(Value::Object(map))
+        }
+        _ => Err(Problem::new(
+            ErrorCode::UpstreamUnavailable,
+            "the ERP's answer did not hold an order",
+        )),
+    }
+}
+
+/// The canonical request cannot be expressed for this vendor.
+fn request_problem(e: EvalError) -> Problem {
+    let pointer = e.pointer.clone().unwrap_or_default();
+    Problem::new(
+        ErrorCode::ValidationFailed,
+        format!("the order cannot be sent to this ERP: {}", e.message),
+    )
+    .with_errors(vec![FieldError {
+        pointer,
+        message: e.message,
+    }])
+}
+
+fn render_problem(e: RenderError, mapping: &Mapping) -> Problem {
+    match e {
+        RenderError::Eval(e) => request_problem(e),
+        RenderError::BadHeader(h) => Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("a value for header `{h}` holds a forbidden character"),
+        ),
+        RenderError::MissingPathValue(what) => Problem::new(
+            ErrorCode::UpstreamUnavailable,
+            format!("a value the next call needs is missing: {what}"),
+        ),
+        other => Problem::new(
+            ErrorCode::Internal,
+            format!("mapping {}: {other}", mapping.file),
+        ),
+    }
+}
+
+/// The vendor's answer cannot be read into the canonical form.
+fn answer_problem(e: EvalError) -> Problem {
+    Problem::new(
+        ErrorCode::UpstreamUnavailable,
+        format!("the ERP's answer could not be read: {}", e.message),
+    )
+}

@@ -1,1 +1,94 @@
+//! The public listener: accepts connections, serves HTTP/1.1 and HTTP/2, routes each request
+//! to `handler`, and drains in-flight requests on shutdown.
 
+pub mod handler;
+pub mod respond;
+pub mod router;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::config::Snapshot;
+
+/// What every request reads: the current configuration generation.
+pub struct State {
+    pub snapshot: ArcSwap<Snapshot>,
+}
+
+impl State {
+    pub fn new(snapshot: Snapshot) -> Arc<Self> {
+        Arc::new(State {
+            snapshot: ArcSwap::from_pointee(snapshot),
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves, then waits up to `drain` for requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    crate::canonical::validate::warm_up();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = tower::service_fn(move |req: http::Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handler::handle(state, req).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining requests in flight");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            drain_ms = drain.as_millis() as u64,
+            "drain timeout reached; closing the rest"
+        );
+    }
+}
+
+/// Binds the public listener.
+pub async fn bind(addr: &str) -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}

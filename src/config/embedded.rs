@@ -1,0 +1,32 @@
+//! The default the gateway runs on when no config file is given: the seed mappings, built into
+//! the binary, and one connection per vendor.
+
+use std::path::Path;
+
+use super::file;
+use super::snapshot::{self, MappingSource, Snapshot};
+
+pub const CONFIG: &str = include_str!("embedded.yaml");
+
+pub const MAPPINGS: &[(&str, &str)] = &[(
+    "mappings/dokos.yaml",
+    include_str!("../../mappings/dokos.yaml"),
+)];
+
+pub fn sources() -> Vec<MappingSource> {
+    MAPPINGS
+        .iter()
+        .map(|(name, text)| MappingSource {
+            name: format!("(embedded) {name}"),
+            text: (*text).to_string(),
+        })
+        .collect()
+}
+
+pub fn load() -> Result<Snapshot, Vec<String>> {
+    let cfg = file::parse("(embedded) ordergate.yaml", CONFIG, Path::new("."), &|k| {
+        std::env::var(k).ok()
+    })
+    .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    snapshot::build(&cfg, &sources())
+}

@@ -1,0 +1,377 @@
+//! The config file (`ordergate.yaml`): listen address, limits, where the mappings are, and the
+//! connections. Parsed from YAML with lines; every error names `file:line`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::secrets;
+use crate::yaml::{self, LocError, Node, NodeKind};
+
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: String,
+    /// Folder that relative paths are read from.
+    pub base_dir: PathBuf,
+    pub listen: Option<String>,
+    pub default_connection: Option<String>,
+    /// Mapping files or folders of mapping files.
+    pub mappings: Vec<PathBuf>,
+    pub limits: Limits,
+    pub connections: Vec<ConnectionConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub name: String,
+    pub line: usize,
+    pub vendor: String,
+    pub base_url: String,
+    pub secrets: Map<String, Value>,
+    pub settings: Map<String, Value>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+const TOP: &[&str] = &[
+    "listen",
+    "default_connection",
+    "mappings",
+    "limits",
+    "connections",
+];
+const CONN: &[&str] = &["vendor", "base_url", "secrets", "settings", "timeouts"];
+
+pub fn load(path: &Path) -> Result<ConfigFile, Vec<LocError>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![LocError::new(
+            &yaml::Loc {
+                file: name.clone().into(),
+                line: 0,
+            },
+            format!("cannot read the config file: {e}"),
+        )]
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&name, &text, &base, &|k| std::env::var(k).ok())
+}
+
+/// Parses config text; `env` resolves `${VAR}` references.
+pub fn parse(
+    name: &str,
+    text: &str,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConfigFile, Vec<LocError>> {
+    let root = yaml::parse(name, text).map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    let Some(entries) = root.as_map() else {
+        return Err(vec![
+            root.err("the config is a YAML mapping (listen:, connections:, ...)"),
+        ]);
+    };
+    for (k, _) in entries {
+        if !TOP.contains(&k.name.as_str()) {
+            errors.push(LocError::new(
+                &k.loc,
+                format!(
+                    "unknown key `{}`; expected one of: {}",
+                    k.name,
+                    TOP.join(", ")
+                ),
+            ));
+        }
+    }
+    let text_of = |key: &str, errors: &mut Vec<LocError>| -> Option<String> {
+        let n = root.get(key)?;
+        match n.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                errors.push(n.err(format!("`{key}` must be a string")));
+                None
+            }
+        }
+    };
+    let listen = text_of("listen", &mut errors);
+    let default_connection = text_of("default_connection", &mut errors);
+    let mappings = match root.get("mappings") {
+        None => vec![base_dir.join("mappings")],
+        Some(n) => match &n.kind {
+            NodeKind::Str(s) => vec![base_dir.join(s)],
+            NodeKind::Seq(items) => items
+                .iter()
+                .filter_map(|i| match i.as_str() {
+                    Some(s) => Some(base_dir.join(s)),
+                    None => {
+                        errors.push(i.err("a mappings entry is a path"));
+                        None
+                    }
+                })
+                .collect(),
+            _ => {
+                errors.push(n.err("`mappings:` is a path or a list of paths (files or folders)"));
+                Vec::new()
+            }
+        },
+    };
+    let mut limits = Limits::default();
+    if let Some(l) = root.get("limits") {
+        for (k, v) in l.as_map().unwrap_or_default() {
+            let n = v.to_json().as_u64();
+            match (k.name.as_str(), n) {
+                ("max_body_bytes", Some(n)) => limits.max_body_bytes = n as usize,
+                ("max_response_bytes", Some(n)) => limits.max_response_bytes = n as usize,
+                _ => errors.push(LocError::new(
+                    &k.loc,
+                    format!(
+                        "`{}`: expected max_body_bytes or max_response_bytes with a whole number",
+                        k.name
+                    ),
+                )),
+            }
+        }
+    }
+    let mut connections = Vec::new();
+    match root.get("connections") {
+        None => errors
+            .push(root.err("missing `connections:` (name -> vendor, base_url, secrets, settings)")),
+        Some(c) => match c.as_map() {
+            None => errors.push(c.err("`connections:` maps connection names to their settings")),
+            Some(conns) => {
+                for (k, v) in conns {
+                    if !valid_name(&k.name) {
+                        errors.push(LocError::new(
+                            &k.loc,
+                            format!(
+                                "connection name `{}`: use 1-64 letters, digits, - or _",
+                                k.name
+                            ),
+                        ));
+                        continue;
+                    }
+                    match connection(&k.name, v, base_dir, env) {
+                        Ok(c) => connections.push(c),
+                        Err(e) => errors.extend(e),
+                    }
+                }
+            }
+        },
+    }
+    if let Some(d) = &default_connection {
+        if !connections.iter().any(|c| &c.name == d) {
+            let line = root
+                .get("default_connection")
+                .map(|n| n.loc.clone())
+                .unwrap_or(root.loc.clone());
+            errors.push(LocError::new(
+                &line,
+                format!("default_connection `{d}` is not one of the connections"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ConfigFile {
+        path: name.to_string(),
+        base_dir: base_dir.to_path_buf(),
+        listen,
+        default_connection,
+        mappings,
+        limits,
+        connections,
+    })
+}
+
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn connection(
+    name: &str,
+    node: &Node,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConnectionConfig, Vec<LocError>> {
+    let mut errors = Vec::new();
+    for (k, _) in node.as_map().unwrap_or_default() {
+        if !CONN.contains(&k.name.as_str()) {
+            errors.push(LocError::new(
+                &k.loc,
+                format!(
+                    "unknown key `{}`; expected one of: {}",
+                    k.name,
+                    CONN.join(", ")
+                ),
+            ));
+        }
+    }
+    let resolve = |n: &Node, errors: &mut Vec<LocError>| -> Value {
+        resolve_value(n, base_dir, env).unwrap_or_else(|e| {
+            errors.push(e);
+            Value::Null
+        })
+    };
+    let vendor = node
+        .get("vendor")
+        .and_then(|n| n.as_str().map(str::to_string));
+    if vendor.is_none() {
+        errors.push(node.err(format!(
+            "connection `{name}` needs `vendor:` (the `vendor:` of a mapping file)"
+        )));
+    }
+    let base_url = match node.get("base_url") {
+        Some(n) => resolve(n, &mut errors).as_str().map(str::to_string),
+        None => None,
+    };
+    if base_url.is_none() {
+        errors.push(node.err(format!(
+            "connection `{name}` needs `base_url:` (http:// or https://)"
+        )));
+    }
+    let object = |key: &str, errors: &mut Vec<LocError>| -> Map<String, Value> {
+        match node.get(key) {
+            None => Map::new(),
+            Some(n) => match resolve(n, errors) {
+                Value::Object(m) => m,
+                Value::Null => Map::new(),
+                _ => {
+                    errors.push(n.err(format!("`{key}:` maps names to values")));
+                    Map::new()
+                }
+            },
+        }
+    };
+    let secrets = object("secrets", &mut errors);
+    let settings = object("settings", &mut errors);
+    let mut connect_timeout = Duration::from_secs(5);
+    let mut request_timeout = Duration::from_secs(30);
+    if let Some(t) = node.get("timeouts") {
+        for (k, v) in t.as_map().unwrap_or_default() {
+            match (k.name.as_str(), duration(v)) {
+                ("connect", Ok(d)) => connect_timeout = d,
+                ("request", Ok(d)) => request_timeout = d,
+                (_, Err(e)) => errors.push(e),
+                (other, _) => errors.push(LocError::new(
+                    &k.loc,
+                    format!("unknown timeout `{other}`; expected connect or request"),
+                )),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ConnectionConfig {
+        name: name.to_string(),
+        line: node.loc.line,
+        vendor: vendor.unwrap_or_default(),
+        base_url: base_url.unwrap_or_default(),
+        secrets,
+        settings,
+        connect_timeout,
+        request_timeout,
+    })
+}
+
+/// `250ms`, `5s`, `2m`, or a number of milliseconds.
+pub fn duration(node: &Node) -> Result<Duration, LocError> {
+    let bad = || node.err("a duration is written 250ms, 5s, 2m or 1h");
+    match &node.kind {
+        NodeKind::Number(n) => n.as_u64().map(Duration::from_millis).ok_or_else(bad),
+        NodeKind::Str(s) => {
+            let s = s.trim();
+            let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+            let n: u64 = num.parse().map_err(|_| bad())?;
+            Ok(match unit {
+                "ms" => Duration::from_millis(n),
+                "s" | "" => Duration::from_secs(n),
+                "m" => Duration::from_secs(n * 60),
+                "h" => Duration::from_secs(n * 3600),
+                _ => return Err(bad()),
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// A config value with every string's `${...}` resolved.
+fn resolve_value(
+    node: &Node,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Value, LocError> {
+    Ok(match &node.kind {
+        NodeKind::Str(s) => {
+            Value::String(secrets::resolve(s, base_dir, env).map_err(|e| node.err(e.to_string()))?)
+        }
+        NodeKind::Seq(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| resolve_value(i, base_dir, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        NodeKind::Map(entries) => {
+            let mut m = Map::new();
+            for (k, v) in entries {
+                m.insert(k.name.clone(), resolve_value(v, base_dir, env)?);
+            }
+            Value::Object(m)
+        }
+        _ => node.to_json(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "DOKOS_KEY").then(|| "key1".to_string())
+    }
+
+    #[test]
+    fn a_config_parses_and_resolves_secrets() {
+        let text = "listen: 127.0.0.1:0\ndefault_connection: d\nconnections:\n  d:\n    vendor: dokos\n    base_url: http://erp\n    secrets: { api_key: \"${DOKOS_KEY}\" }\n    timeouts: { request: 250ms }\n";
+        let c = parse("c.yaml", text, Path::new("."), &env).expect("parses");
+        assert_eq!(c.connections[0].secrets["api_key"], "key1");
+        assert_eq!(c.connections[0].request_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn errors_name_lines() {
+        let text = "connections:\n  d:\n    vendor: dokos\n    base_url: http://erp\n    secrets: { api_key: \"${MISSING}\" }\n    colour: red\n";
+        let errs = parse("c.yaml", text, Path::new("."), &env).expect_err("fails");
+        let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            all.iter()
+                .any(|e| e.starts_with("c.yaml:5:") && e.contains("MISSING")),
+            "{all:?}"
+        );
+        assert!(
+            all.iter()
+                .any(|e| e.starts_with("c.yaml:6:") && e.contains("colour")),
+            "{all:?}"
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Turns a vendor's answer into a value the mapping can read (`answer`), and a vendor's error
+//! into a canonical problem (`check`, `transport_problem`), whatever the vendor.
+
+use serde_json::{Map, Value};
+
+use crate::canonical::problem::{ErrorCode, FieldError, Problem, UpstreamInfo};
+use crate::codec::{self, CodecError};
+use crate::engine::convert::scalar_text;
+use crate::engine::eval::{Evaluator, Scope};
+use crate::engine::plan::{Decoding, ErrorRule, XmlOptions};
+use crate::upstream::{UpstreamError, UpstreamResponse};
+
+/// Longest vendor message passed on to a client.
+const MAX_MESSAGE: usize = 1000;
+
+/// The answer as the mapping sees it: `{status, headers, cookies, body}`. When the body cannot
+/// be decoded, `body` holds its text (cut short) and the decode error is returned beside it.
+pub fn answer(
+    resp: &UpstreamResponse,
+    decode: Decoding,
+    xml: &XmlOptions,
+) -> (Value, Option<CodecError>) {
+    let mut headers = Map::new();
+    let mut cookies = Map::new();
+    for (name, value) in &resp.headers {
+        let Ok(text) = value.to_str() else { continue };
+        if name == http::header::SET_COOKIE {
+            if let Some((k, v)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
+                cookies.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+            }
+            continue;
+        }
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(text);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), Value::String(text.to_string()));
+            }
+        }
+    }
+    let content_type = resp
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let decoding = match decode {
+        Decoding::Auto => {
+            if content_type.contains("json") {
+                Decoding::Json
+            } else if content_type.contains("xml") {
+                Decoding::Xml
+            } else if content_type.contains("x-www-form-urlencoded") {
+                Decoding::Form
+            } else {
+                Decoding::Text
+            }
+        }
+        other => other,
+    };
+    let decoded = match decoding {
+        Decoding::Json => codec::json::decode(&resp.body),
+        Decoding::Xml => codec::xml::decode(&resp.body, xml),
+        Decoding::Form => codec::form::decode(&resp.body),
+        Decoding::Text | Decoding::Auto => Ok(text_body(&resp.body)),
+    };
+    let (body, error) = match decoded {
+        Ok(v) => (v, None),
+        Err(e) => (text_body(&resp.body), Some(e)),
+    };
+    let mut out = Map::new();
+    out.insert("status".into(), Value::from(resp.status));
+    out.insert("headers".into(), Value::Object(headers));
+    out.insert("cookies".into(), Value::Object(cookies));
+    out.insert("body".into(), body);
+    (Value::Object(out), error)
+}
+
+fn text_body(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    Value::String(text.into_owned())
+}
+
+/// The first error rule that matches the answer, as a problem; `scope` has the answer's body
+/// as its focus and the answer as `$response`.
+pub fn check(
+    rules: &[&[ErrorRule]],
+    slot: usize,
+    status: u16,
+    ev: &Evaluator<'_>,
+    scope: &Scope<'_>,
+    secrets: &[String],
+) -> Option<Problem> {
+    for rule in rules.iter().flat_map(|r| r.iter()) {
+        if !rule.status.matches(status) {
+            continue;
+        }
+        if rule.steps.as_ref().is_some_and(|s| !s.contains(&slot)) {
+            continue;
+        }
+        if let Some(when) = &rule.when {
+            // A rule whose condition cannot be read does not match.
+            if !ev.test(when, scope).unwrap_or(false) {
+                continue;
+            }
+        }
+        return Some(from_rule(rule, status, ev, scope, secrets));
+    }
+    None
+}
+
+fn text(
+    ev: &Evaluator<'_>,
+    t: Option<&crate::engine::plan::Template>,
+    scope: &Scope<'_>,
+    secrets: &[String],
+) -> Option<String> {
+    let v = ev.eval_owned(t?, scope).ok()??;
+    let s = scalar_text(&v)?;
+    if s.is_empty() {
+        return None;
+    }
+    Some(clip(&mask(&s, secrets)))
+}
+
+fn from_rule(
+    rule: &ErrorRule,
+    status: u16,
+    ev: &Evaluator<'_>,
+    scope: &Scope<'_>,
+    secrets: &[String],
+) -> Problem {
+    let code = ev
+        .eval_owned(&rule.code, scope)
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_str().and_then(ErrorCode::parse))
+        .unwrap_or_else(|| ErrorCode::from_upstream_status(status));
+    let message = text(ev, rule.message.as_ref(), scope, secrets);
+    let vendor_code = text(ev, rule.vendor_code.as_ref(), scope, secrets);
+    let mut errors = Vec::new();
+    if let Some(field_t) = &rule.field {
+        if let Ok(Some(v)) = ev.eval_owned(field_t, scope) {
+            let names: Vec<String> = match v {
+                Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
+                other => scalar_text(&other).into_iter().collect(),
+            };
+            for name in names {
+                if let Some((_, pointer)) = rule.fields.iter().find(|(f, _)| *f == name) {
+                    errors.push(FieldError {
+                        pointer: pointer.clone(),
+                        message: message
+                            .clone()
+                            .unwrap_or_else(|| format!("refused by the ERP (field `{name}`)")),
+                    });
+                }
+            }
+        }
+    }
+    let mut p = Problem::new(
+        code,
+        message.clone().unwrap_or_else(|| code.title().to_string()),
+    )
+    .with_errors(errors);
+    p.upstream = Some(UpstreamInfo {
+        status: Some(status),
+        code: vendor_code,
+        message,
+    });
+    if code == ErrorCode::UpstreamUnavailable && status == 503 {
+        p.status = Some(503);
+    }
+    p
+}
+
+/// A non-2xx answer no rule explained.
+pub fn default_problem(status: u16) -> Problem {
+    let code = ErrorCode::from_upstream_status(status);
+    let mut p = Problem::new(code, format!("the ERP answered HTTP {status}"));
+    p.upstream = Some(UpstreamInfo {
+        status: Some(status),
+        ..UpstreamInfo::default()
+    });
+    if code == ErrorCode::UpstreamUnavailable && status == 503 {
+        p.status = Some(503);
+    }
+    p
+}
+
+/// `Retry-After` in seconds, when the vendor gave one.
+pub fn retry_after(resp: &UpstreamResponse) -> Option<u64> {
+    resp.headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// No answer came: connect failures never reached the ERP; anything else after a write was
+/// sent leaves its outcome unknown.
+pub fn transport_problem(e: &UpstreamError, write_sent: bool, secrets: &[String]) -> Problem {
+    let detail = mask(&e.to_string(), secrets);
+    let mut p = match e {
+        UpstreamError::Connect(_) => Problem::new(ErrorCode::UpstreamUnavailable, detail),
+        UpstreamError::Timeout(_) => Problem::new(ErrorCode::UpstreamTimeout, detail),
+        UpstreamError::Io(_) | UpstreamError::TooLarge(_) => {
+            Problem::new(ErrorCode::UpstreamUnavailable, detail)
+        }
+        UpstreamError::BadUrl(_) => Problem::new(ErrorCode::Internal, detail),
+    };
+    if write_sent && !matches!(e, UpstreamError::Connect(_) | UpstreamError::BadUrl(_)) {
+        p.outcome = Some("unknown");
+    }
+    p
+}
+
+/// Replaces every secret value in `text`.
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if !s.is_empty() && out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "****");
+        }
+    }
+    out
+}
+
+fn clip(text: &str) -> String {
+    if text.len() <= MAX_MESSAGE {
+        return text.to_string();
+    }
+    let mut end = MAX_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn resp(status: u16, ctype: &str, body: &str) -> UpstreamResponse {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, ctype.parse().expect("header"));
+        headers.append(
+            http::header::SET_COOKIE,
+            "sid=Guest; Path=/".parse().expect("header"),
+        );
+        UpstreamResponse {
+            status,
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn answers_are_decoded_by_content_type() {
+        let (a, err) = answer(
+            &resp(200, "application/json", r#"{"data": {"name": "X"}}"#),
+            Decoding::Auto,
+            &XmlOptions::default(),
+        );
+        assert!(err.is_none());
+        assert_eq!(a["body"]["data"]["name"], "X");
+        assert_eq!(a["cookies"]["sid"], "Guest");
+        let (a, err) = answer(
+            &resp(200, "application/json", "<html>"),
+            Decoding::Auto,
+            &XmlOptions::default(),
+        );
+        assert!(err.is_some());
+        assert_eq!(a["body"], "<html>");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(
+            mask("token abc:def refused", &["abc".into(), "def".into()]),
+            "token ****:**** refused"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! List paging: the canonical `limit` and opaque `cursor` <-> the vendor's offset, page or
+//! cursor (`$page.limit`, `$page.offset`, `$page.page`, `$page.cursor`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::canonical::problem::{ErrorCode, FieldError, Problem};
+use crate::engine::plan::{Paging, PagingStyle};
+
+/// The `$page` root for one list request.
+pub fn page(p: &Paging, query: &Value) -> Result<Value, Problem> {
+    let limit = query
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(p.default_limit)
+        .clamp(1, p.max_limit);
+    let cursor = query.get("cursor").and_then(Value::as_str);
+    let (offset, vendor_cursor) = match (p.style, cursor) {
+        (_, None) => (0, Value::Null),
+        (PagingStyle::Offset, Some(c)) => (decode_offset(c).ok_or_else(bad_cursor)?, Value::Null),
+        (PagingStyle::Cursor, Some(c)) => (0, Value::String(c.to_string())),
+    };
+    Ok(json!({
+        "limit": limit,
+        "offset": offset,
+        "page": p.first_page + offset / limit,
+        "cursor": vendor_cursor,
+    }))
+}
+
+/// The cursor of the next page, or none when this one was the last.
+pub fn next_cursor(
+    p: &Paging,
+    page: &Value,
+    returned: usize,
+    total: Option<u64>,
+    vendor: Option<String>,
+) -> Option<String> {
+    match p.style {
+        PagingStyle::Cursor => vendor.filter(|c| !c.is_empty()),
+        PagingStyle::Offset => {
+            let offset = page.get("offset").and_then(Value::as_u64).unwrap_or(0);
+            let limit = page.get("limit").and_then(Value::as_u64).unwrap_or(1);
+            let next = offset + returned as u64;
+            let more = match total {
+                Some(t) => next < t,
+                None => returned as u64 >= limit,
+            };
+            (more && returned > 0).then(|| encode_offset(next))
+        }
+    }
+}
+
+fn encode_offset(offset: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn decode_offset(cursor: &str) -> Option<u64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    std::str::from_utf8(&bytes)
+        .ok()?
+        .strip_prefix("o:")?
+        .parse()
+        .ok()
+}
+
+fn bad_cursor() -> Problem {
+    Problem::new(
+        ErrorCode::ValidationFailed,
+        "the cursor is not one this gateway gave",
+    )
+    .with_errors(vec![FieldError {
+        pointer: "/cursor".into(),
+        message: "unknown cursor".into(),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_round_trip() {
+        let p = Paging::default();
+        let first = page(&p, &json!({"limit": 5})).expect("page");
+        assert_eq!(first["offset"], 0);
+        assert_eq!(first["page"], 1);
+        let c = next_cursor(&p, &first, 5, Some(12), None).expect("more");
+        let second = page(&p, &json!({"limit": 5, "cursor": c})).expect("page");
+        assert_eq!(second["offset"], 5);
+        assert_eq!(second["page"], 2);
+        assert_eq!(next_cursor(&p, &second, 5, Some(10), None), None);
+        assert!(page(&p, &json!({"cursor": "garbage!"})).is_err());
+        assert_eq!(
+            page(&p, &json!({"limit": 1000})).expect("page")["limit"],
+            100
+        );
+    }
+}

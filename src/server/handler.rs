@@ -1,0 +1,315 @@
+//! One public request, start to end: route, resolve the connection, read and validate the
+//! canonical body, run the operation's flow, answer. Every error becomes a problem here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, header};
+use http_body_util::{BodyExt, Limited};
+use serde_json::{Value, json};
+
+use super::State;
+use super::respond::{self, Body};
+use super::router::{self, OrderRoute, Route, RouteError};
+use crate::canonical::operation::Operation;
+use crate::canonical::problem::{ErrorCode, FieldError, Problem};
+use crate::canonical::query::list_query;
+use crate::canonical::validate::{self, OPENAPI};
+use crate::engine::render::encode_segment;
+use crate::flow::{self, OpInput, OpOutput, Target};
+
+/// What the log line of a request says about it.
+struct Outcome {
+    route: &'static str,
+    connection: String,
+    operation: &'static str,
+    code: &'static str,
+}
+
+pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let mut outcome = Outcome {
+        route: "(unmatched)",
+        connection: String::new(),
+        operation: "",
+        code: "",
+    };
+    let response = match router::route(req.method(), req.uri().path()) {
+        Ok(Route::OpenApi) => {
+            outcome.route = "/openapi.json";
+            respond::raw_json(200, OPENAPI, &request_id)
+        }
+        Ok(Route::Health) => {
+            outcome.route = "/healthz";
+            respond::json(200, &json!({"status": "ok"}), &request_id)
+        }
+        Ok(Route::Connections) => {
+            outcome.route = "/v1/connections";
+            respond::json(200, &connections(&state), &request_id)
+        }
+        Ok(Route::Order(r)) => {
+            outcome.route = r.template();
+            outcome.operation = r.op.name();
+            match order(&state, &r, req, &mut outcome).await {
+                Ok(resp) => finish(resp, &request_id),
+                Err(p) => {
+                    outcome.code = p.code.as_str();
+                    respond::problem(&p, &request_id)
+                }
+            }
+        }
+        Err(e) => {
+            let p = match e {
+                RouteError::NotFound => {
+                    Problem::new(ErrorCode::NotFound, "no such route; see /openapi.json")
+                }
+                RouteError::MethodNotAllowed(allowed) => Problem::new(
+                    ErrorCode::NotFound,
+                    format!("method not allowed here; allowed: {allowed}"),
+                )
+                .with_status(405),
+                RouteError::BadSegment => Problem::new(
+                    ErrorCode::ValidationFailed,
+                    "a path segment is not valid UTF-8 or holds control characters",
+                )
+                .with_status(400),
+            };
+            outcome.code = p.code.as_str();
+            let mut r = respond::problem(&p, &request_id);
+            if let RouteError::MethodNotAllowed(allowed) = e {
+                r.headers_mut()
+                    .insert(header::ALLOW, http::HeaderValue::from_static(allowed));
+            }
+            r
+        }
+    };
+    tracing::info!(
+        target: "ordergate::access",
+        request_id = %request_id,
+        method = %method,
+        route = outcome.route,
+        connection = %outcome.connection,
+        operation = outcome.operation,
+        status = response.status().as_u16(),
+        code = outcome.code,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// The canonical answer of a successful operation.
+enum Answer {
+    Created(Value, String),
+    Ok(Value),
+    NoContent,
+}
+
+fn finish(a: Answer, request_id: &str) -> Response<Body> {
+    match a {
+        Answer::Created(order, location) => {
+            let mut r = respond::json(201, &order, request_id);
+            if let Ok(v) = http::HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Answer::Ok(v) => respond::json(200, &v, request_id),
+        Answer::NoContent => respond::empty(204, request_id),
+    }
+}
+
+async fn order<B>(
+    state: &State,
+    r: &OrderRoute,
+    req: Request<B>,
+    outcome: &mut Outcome,
+) -> Result<Answer, Problem>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let snapshot = state.snapshot.load_full();
+    let name = match (&r.connection, &snapshot.default_connection) {
+        (Some(c), _) => c.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => {
+            return Err(Problem::new(
+                ErrorCode::NotFound,
+                "no default connection is configured: use /v1/connections/{connection}/orders",
+            ));
+        }
+    };
+    outcome.connection = name.clone();
+    let conn = snapshot
+        .connection(&name)
+        .ok_or_else(|| {
+            Problem::new(
+                ErrorCode::NotFound,
+                format!("unknown connection `{name}`; see /v1/connections"),
+            )
+        })?
+        .clone();
+
+    let query = if r.op == Operation::ListOrders {
+        list_query(req.uri().query()).map_err(|errors| {
+            Problem::new(
+                ErrorCode::ValidationFailed,
+                "the list query breaks the contract",
+            )
+            .with_errors(errors)
+        })?
+    } else {
+        Value::Null
+    };
+    let body = read_body(req, r.op, snapshot.limits.max_body_bytes).await?;
+    validate::check_body(r.op, &body)?;
+    let path = match (&r.id, &r.external_ref) {
+        (Some(id), _) => json!({ "id": id }),
+        (None, Some(x)) => json!({ "external_ref": x }),
+        _ => Value::Null,
+    };
+    let input = OpInput {
+        body,
+        path,
+        query,
+        now: None,
+    };
+    let target = Target::of(&conn);
+    match flow::run(&target, &conn.transport, r.op, &input).await? {
+        OpOutput::Empty => Ok(Answer::NoContent),
+        OpOutput::List {
+            data,
+            next_cursor,
+            total,
+        } => Ok(Answer::Ok(json!({
+            "data": data,
+            "next_cursor": next_cursor,
+            "total": total,
+        }))),
+        OpOutput::Order(order) if r.op == Operation::CreateOrder => {
+            let id = order.get("id").and_then(Value::as_str).unwrap_or_default();
+            let location = match &r.connection {
+                Some(c) => format!(
+                    "/v1/connections/{}/orders/{}",
+                    encode_segment(c),
+                    encode_segment(id)
+                ),
+                None => format!("/v1/orders/{}", encode_segment(id)),
+            };
+            Ok(Answer::Created(order, location))
+        }
+        OpOutput::Order(order) => Ok(Answer::Ok(order)),
+    }
+}
+
+/// Reads the canonical body: JSON only, within the size limit.
+async fn read_body<B>(req: Request<B>, op: Operation, limit: usize) -> Result<Value, Problem>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Problem::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase());
+    let bytes = Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                too_large()
+            } else {
+                Problem::new(
+                    ErrorCode::ValidationFailed,
+                    "the request body could not be read",
+                )
+                .with_status(400)
+            }
+        })?
+        .to_bytes();
+    if !op.takes_body() {
+        return Ok(Value::Null);
+    }
+    let is_json = content_type.as_deref().is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        essence == "application/json" || essence.ends_with("+json")
+    });
+    if !is_json {
+        return Err(Problem::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the order as application/json",
+        ));
+    }
+    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+        Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("the body is not valid JSON: {e}"),
+        )
+        .with_status(400)
+        .with_errors(vec![FieldError {
+            pointer: String::new(),
+            message: "not valid JSON".into(),
+        }])
+    })
+}
+
+fn connections(state: &State) -> Value {
+    let snapshot = state.snapshot.load();
+    let data: Vec<Value> = snapshot
+        .connections
+        .values()
+        .map(|c| {
+            let ops: Vec<&str> = Operation::ALL
+                .iter()
+                .filter(|op| c.mapping.operations.contains_key(op))
+                .map(|op| op.name())
+                .collect();
+            json!({
+                "name": c.name,
+                "vendor": c.mapping.vendor,
+                "operations": ops,
+                "default": snapshot.default_connection.as_deref() == Some(c.name.as_str()),
+            })
+        })
+        .collect();
+    json!({ "data": data })
+}
+
+/// `X-Request-Id` when the client sent a sane one, else a new one.
+fn request_id<B>(req: &Request<B>) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}

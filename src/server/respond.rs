@@ -1,0 +1,59 @@
+//! Builds every HTTP answer of the public API: canonical JSON, and problems (RFC 9457).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde_json::Value;
+
+use crate::canonical::problem::Problem;
+
+pub type Body = Full<Bytes>;
+
+pub fn json(status: u16, value: &Value, request_id: &str) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    build(status, "application/json", Bytes::from(bytes), request_id)
+}
+
+pub fn raw_json(status: u16, text: &'static str, request_id: &str) -> Response<Body> {
+    build(
+        status,
+        "application/json",
+        Bytes::from_static(text.as_bytes()),
+        request_id,
+    )
+}
+
+pub fn empty(status: u16, request_id: &str) -> Response<Body> {
+    let mut r = build(status, "", Bytes::new(), request_id);
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    r
+}
+
+pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
+    let body = p.to_json(request_id);
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = build(
+        p.status(),
+        "application/problem+json",
+        Bytes::from(bytes),
+        request_id,
+    );
+    if let Some(secs) = p.retry_after {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
+}
+
+fn build(status: u16, content_type: &str, body: Bytes, request_id: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
+}

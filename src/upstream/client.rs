@@ -1,0 +1,145 @@
+//! The HTTP(S) client of one connection: hyper-util's pooled client with rustls (webpki
+//! roots), a connect timeout, a whole-request timeout and a cap on the answer's size.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::{Transport, UpstreamError, UpstreamResponse};
+use crate::engine::render::VendorRequest;
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 8 * 1024 * 1024,
+            pool_idle_timeout: Duration::from_secs(60),
+            pool_max_idle_per_host: 64,
+        }
+    }
+}
+
+pub struct HttpTransport {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Scheme, authority and path prefix, without a trailing slash.
+    base_url: String,
+    options: ClientOptions,
+}
+
+impl HttpTransport {
+    pub fn new(base_url: &str, options: ClientOptions) -> Result<Self, UpstreamError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let uri: Uri = base_url
+            .parse()
+            .map_err(|_| UpstreamError::BadUrl(base_url.clone()))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(UpstreamError::BadUrl(format!(
+                "{base_url} (expected http:// or https:// with a host)"
+            )));
+        }
+        if uri.query().is_some() {
+            return Err(UpstreamError::BadUrl(format!(
+                "{base_url} (no query string in a base URL)"
+            )));
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| UpstreamError::BadUrl(format!("TLS setup failed: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(options.pool_idle_timeout)
+            .pool_max_idle_per_host(options.pool_max_idle_per_host)
+            .build(https);
+        Ok(HttpTransport {
+            client,
+            base_url,
+            options,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    async fn exchange(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let url = format!("{}{}", self.base_url, req.path_and_query);
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| UpstreamError::BadUrl(url.clone()))?;
+        let mut builder = Request::builder().method(req.method.clone()).uri(uri);
+        for (name, value, _) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder
+            .body(Full::new(req.body.clone()))
+            .map_err(|e| UpstreamError::BadUrl(e.to_string()))?;
+        let response = self.client.request(request).await.map_err(|e| {
+            if e.is_connect() {
+                UpstreamError::Connect(error_chain(&e))
+            } else {
+                UpstreamError::Io(error_chain(&e))
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let limit = self.options.max_response_bytes;
+        let body = Limited::new(body, limit).collect().await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                UpstreamError::TooLarge(limit)
+            } else {
+                UpstreamError::Io(e.to_string())
+            }
+        })?;
+        Ok(UpstreamResponse {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: body.to_bytes(),
+        })
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn send(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let timeout = self.options.request_timeout;
+        match tokio::time::timeout(timeout, self.exchange(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Timeout(timeout.as_millis() as u64)),
+        }
+    }
+}
+
+/// The error and its sources on one line (hyper's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
