@@ -442,16 +442,67 @@ impl Ctx<'_> {
                     .map(|(k, _)| k)
                     .filter(|k| HEADS.contains(&k.name.as_str()))
                     .collect();
+                let is_operator_word =
+                    |k: &str| HEADS.iter().any(|h| operator_keys(h).contains(&k));
                 match heads.as_slice() {
                     [] => self.object(entries),
-                    [head] => self.operator(node, head),
-                    [_, second, ..] => Err(LocError::new(
-                        &second.loc,
-                        format!(
-                            "`{}` and `{}` cannot be in one template object; nest one inside the other, or wrap a literal object in `object:`",
-                            heads[0].name, second.name
-                        ),
-                    )),
+                    [head] => {
+                        let allowed = operator_keys(&head.name);
+                        let unknown: Vec<&Key> = entries
+                            .iter()
+                            .map(|(k, _)| k)
+                            .filter(|k| !allowed.contains(&k.name.as_str()))
+                            .collect();
+                        if unknown.is_empty() {
+                            return self.operator(node, head);
+                        }
+                        // A vendor object that happens to hold an operator word (`sum`, `count`)
+                        // is a literal object, unless it looks like a misspelt operator.
+                        let modifiers = entries
+                            .iter()
+                            .filter(|(k, _)| {
+                                k.name != head.name && allowed.contains(&k.name.as_str())
+                            })
+                            .count();
+                        let typo = unknown.iter().find_map(|k| {
+                            allowed
+                                .iter()
+                                .find(|a| edit_distance(a, &k.name) <= 2)
+                                .map(|a| (k, *a))
+                        });
+                        match (modifiers, typo) {
+                            (_, Some((k, a))) => Err(LocError::new(
+                                &k.loc,
+                                format!(
+                                    "unknown key `{}` beside `{}` (did you mean `{a}`?); a literal object with these keys is written inside `object:`",
+                                    k.name, head.name
+                                ),
+                            )),
+                            (m, None) if m > 0 => Err(LocError::new(
+                                &unknown[0].loc,
+                                format!(
+                                    "unknown key `{}` for `{}`; expected one of: {}",
+                                    unknown[0].name,
+                                    head.name,
+                                    allowed.join(", ")
+                                ),
+                            )),
+                            _ => self.object(entries),
+                        }
+                    }
+                    [_, second, ..] => {
+                        if entries.iter().all(|(k, _)| is_operator_word(&k.name)) {
+                            Err(LocError::new(
+                                &second.loc,
+                                format!(
+                                    "`{}` and `{}` cannot be in one template object; nest one inside the other, or wrap a literal object in `object:`",
+                                    heads[0].name, second.name
+                                ),
+                            ))
+                        } else {
+                            self.object(entries)
+                        }
+                    }
                 }
             }
             _ => Ok(Template::Const(node.to_json())),
@@ -479,30 +530,7 @@ impl Ctx<'_> {
         let arg = node
             .get(&head.name)
             .ok_or_else(|| node.err("internal: head vanished"))?;
-        let allowed: &[&str] = match head.name.as_str() {
-            "from" => &[
-                "from",
-                "default",
-                "map",
-                "reverse",
-                "on_unmapped",
-                "as",
-                "format",
-                "parse",
-                "scale",
-                "keep_null",
-            ],
-            "each" => &["each", "filter", "to", "omit_empty"],
-            "if" => &["if", "then", "else"],
-            "add" | "sub" | "mul" | "div" | "sum" => &["add", "sub", "mul", "div", "sum", "scale"],
-            "use" => &["use", "with"],
-            "capture" => &["capture", "regex"],
-            "join" => &["join", "separator"],
-            "compact" => &["compact", "omit_empty"],
-            "fail" => &["fail", "pointer"],
-            "require" => &["require", "message"],
-            other => std::slice::from_ref(HEADS.iter().find(|h| **h == other).unwrap_or(&"const")),
-        };
+        let allowed = operator_keys(&head.name);
         check_keys(node, allowed)?;
         let scale = node
             .get("scale")
@@ -1218,6 +1246,58 @@ impl Ctx<'_> {
     }
 }
 
+/// The keys an operator object may hold: its head word and its modifiers.
+fn operator_keys(head: &str) -> &'static [&'static str] {
+    match head {
+        "from" => &[
+            "from",
+            "default",
+            "map",
+            "reverse",
+            "on_unmapped",
+            "as",
+            "format",
+            "parse",
+            "scale",
+            "keep_null",
+        ],
+        "each" => &["each", "filter", "to", "omit_empty"],
+        "if" => &["if", "then", "else"],
+        "use" => &["use", "with"],
+        "capture" => &["capture", "regex"],
+        "join" => &["join", "separator"],
+        "compact" => &["compact", "omit_empty"],
+        "fail" => &["fail", "pointer"],
+        "require" => &["require", "message"],
+        "add" => &["add", "scale"],
+        "sub" => &["sub", "scale"],
+        "mul" => &["mul", "scale"],
+        "div" => &["div", "scale"],
+        "sum" => &["sum", "scale"],
+        other => std::slice::from_ref(HEADS.iter().find(|h| **h == other).unwrap_or(&"const")),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(row[j + 1])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 fn head_err(node: &Node, head: &str) -> LocError {
     node.err(format!("internal: operator `{head}` has no compiler"))
 }
@@ -1428,6 +1508,25 @@ mod tests {
         assert!(e.contains("unknown root `$gto`"), "{e}");
         let e = errors_of(&MINIMAL.replace("$got.body.id", "{ from: $got.body.id, map: nope }"));
         assert!(e.contains("unknown value map `nope`"), "{e}");
+    }
+
+    #[test]
+    fn vendor_fields_named_like_operators_stay_literal() {
+        let m = compile_file(
+            "m.yaml",
+            &MINIMAL.replace(
+                "{ id: $got.body.id }",
+                "{ id: $got.body.id, sum: { add: [1, 2] }, vat_sum: 0 }",
+            ),
+        )
+        .expect("compiles");
+        assert!(m.operations.contains_key(&Operation::GetOrder));
+        let e = errors_of(&MINIMAL.replace("$got.body.id", "{ from: $got.body.id, defualt: 1 }"));
+        assert!(e.contains("did you mean `default`"), "{e}");
+        let e = errors_of(
+            &MINIMAL.replace("$got.body.id", "{ from: $got.body.id, map: x, colour: 1 }"),
+        );
+        assert!(e.contains("unknown key `colour` for `from`"), "{e}");
     }
 
     #[test]
