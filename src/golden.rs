@@ -298,10 +298,10 @@ async fn run_case(m: &Mapping, node: &Node) -> Result<Vec<String>, String> {
         ),
         Err(p) => (p.status(), p.to_json("fixture")),
     };
-    if let Some(s) = expected_status {
-        if s.as_u64() != Some(u64::from(status)) {
-            failures.push(format!("status: expected {s}, got {status}"));
-        }
+    if let Some(s) = expected_status
+        && s.as_u64() != Some(u64::from(status))
+    {
+        failures.push(format!("status: expected {s}, got {status}"));
     }
     if let Some(expected) = result.get("body") {
         let expected = expected.to_json();
@@ -370,18 +370,18 @@ fn reply_of(node: &Node) -> Result<UpstreamResponse, String> {
 /// Every way `req` differs from `expect`.
 pub fn compare_request(expect: &Node, req: &VendorRequest) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(m) = expect.get("method").and_then(Node::as_str) {
-        if m != req.method.as_str() {
-            out.push(format!("method: expected {m}, got {}", req.method));
-        }
+    if let Some(m) = expect.get("method").and_then(Node::as_str)
+        && m != req.method.as_str()
+    {
+        out.push(format!("method: expected {m}, got {}", req.method));
     }
-    if let Some(p) = expect.get("path").and_then(Node::as_str) {
-        if p != req.path_and_query {
-            out.push(format!(
-                "path: expected\n    {p}\n  got\n    {}",
-                req.path_and_query
-            ));
-        }
+    if let Some(p) = expect.get("path").and_then(Node::as_str)
+        && p != req.path_and_query
+    {
+        out.push(format!(
+            "path: expected\n    {p}\n  got\n    {}",
+            req.path_and_query
+        ));
     }
     if let Some(h) = expect.get("headers").and_then(Node::as_map) {
         for (k, v) in h {

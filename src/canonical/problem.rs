@@ -149,7 +149,7 @@ pub struct Problem {
     pub status: Option<u16>,
     pub detail: String,
     pub errors: Vec<FieldError>,
-    pub upstream: Option<UpstreamInfo>,
+    pub upstream: Option<Box<UpstreamInfo>>,
     pub connection: Option<String>,
     /// `Retry-After` seconds to pass on.
     pub retry_after: Option<u64>,

@@ -251,11 +251,12 @@ fn open_frame(e: &BytesStart<'_>, stack: &[Frame], opts: &XmlOptions) -> Result<
             .normalized_value(quick_xml::XmlVersion::default())
             .map_err(|err| CodecError::decode("XML", err.to_string()))?
             .into_owned();
-        if let Some((k, v)) = &opts.list_attribute {
-            if *k == key && *v == value {
-                is_list = true;
-                continue;
-            }
+        if let Some((k, v)) = &opts.list_attribute
+            && *k == key
+            && *v == value
+        {
+            is_list = true;
+            continue;
         }
         attributes.push((format!("@{key}"), Value::String(value)));
     }

@@ -174,17 +174,17 @@ pub fn parse(
             }
         },
     }
-    if let Some(d) = &default_connection {
-        if !connections.iter().any(|c| &c.name == d) {
-            let line = root
-                .get("default_connection")
-                .map(|n| n.loc.clone())
-                .unwrap_or(root.loc.clone());
-            errors.push(LocError::new(
-                &line,
-                format!("default_connection `{d}` is not one of the connections"),
-            ));
-        }
+    if let Some(d) = &default_connection
+        && !connections.iter().any(|c| &c.name == d)
+    {
+        let line = root
+            .get("default_connection")
+            .map(|n| n.loc.clone())
+            .unwrap_or(root.loc.clone());
+        errors.push(LocError::new(
+            &line,
+            format!("default_connection `{d}` is not one of the connections"),
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -44,8 +44,11 @@ const TOP_KEYS: &[&str] = &[
     "fixtures",
 ];
 
+/// A value map read both ways: canonical -> vendor, and vendor -> canonical.
+type BothWays = (HashMap<String, Value>, HashMap<String, Value>);
+
 struct Ctx<'a> {
-    values: HashMap<String, (HashMap<String, Value>, HashMap<String, Value>)>,
+    values: HashMap<String, BothWays>,
     template_names: &'a HashMap<String, usize>,
     steps: Vec<String>,
     /// Set when a compiled selector reads `$secrets` or `$auth`.
@@ -313,7 +316,7 @@ fn compile_secrets(node: &Node) -> R<Vec<String>> {
 }
 
 /// A value map gives canonical -> vendor; its reverse is built here (first entry wins).
-fn compile_value_map(node: &Node) -> R<(HashMap<String, Value>, HashMap<String, Value>)> {
+fn compile_value_map(node: &Node) -> R<BothWays> {
     let entries = node
         .as_map()
         .ok_or_else(|| node.err("a value map is `{ canonical_value: vendor_value, ... }`"))?;
@@ -1066,7 +1069,7 @@ impl Ctx<'_> {
             .get("code")
             .ok_or_else(|| node.err("an error rule needs `code:` (a canonical error code, or a `from:` with a value map)"))?;
         let code = self.template(code_node)?;
-        check_codes(code_node, &code, &self.values)?;
+        check_codes(code_node, &code)?;
         let steps = match node.get("steps") {
             None => None,
             Some(s) => Some(match &s.kind {
@@ -1412,11 +1415,7 @@ fn xml_options(node: &Node) -> R<XmlOptions> {
 }
 
 /// A constant code, or the values of the value map a `from:` uses, must be canonical codes.
-fn check_codes(
-    node: &Node,
-    t: &Template,
-    values: &HashMap<String, (HashMap<String, Value>, HashMap<String, Value>)>,
-) -> R<()> {
+fn check_codes(node: &Node, t: &Template) -> R<()> {
     let check = |v: &Value| -> R<()> {
         match v.as_str() {
             Some(c) if ErrorCode::parse(c).is_some() => Ok(()),
@@ -1441,7 +1440,6 @@ fn check_codes(
             if let Some(Template::Const(d)) = &op.default {
                 check(d)?;
             }
-            let _ = values;
             Ok(())
         }
         _ => Ok(()),

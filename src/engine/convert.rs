@@ -214,10 +214,10 @@ pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, Co
             return Ok(ndt.and_utc());
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        if let Some(n) = d.and_hms_opt(0, 0, 0) {
-            return Ok(n.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(n) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(n.and_utc());
     }
     Err(format!("`{text}` is not a date or timestamp"))
 }

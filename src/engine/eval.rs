@@ -334,10 +334,10 @@ impl<'m> Evaluator<'m> {
             Template::Select(sel) if op.keep_null => select(sel, s),
             other => self.eval_depth(other, s, depth)?,
         };
-        if value.is_none() {
-            if let Some(d) = &op.default {
-                value = self.eval_depth(d, s, depth)?;
-            }
+        if value.is_none()
+            && let Some(d) = &op.default
+        {
+            value = self.eval_depth(d, s, depth)?;
         }
         let Some(mut v) = value else {
             return Ok(None);
@@ -411,10 +411,10 @@ impl<'m> Evaluator<'m> {
                 parent: Some(s),
                 index: Some(i),
             };
-            if let Some(filter) = &op.filter {
-                if !self.test_depth(filter, &inner, depth)? {
-                    continue;
-                }
+            if let Some(filter) = &op.filter
+                && !self.test_depth(filter, &inner, depth)?
+            {
+                continue;
             }
             if let Some(v) = self.eval_depth(&op.to, &inner, depth)? {
                 out.push(v.into_owned());
@@ -448,14 +448,13 @@ impl<'m> Evaluator<'m> {
                 Some(x) => {
                     let mut found = false;
                     for o in options {
-                        match ev(o)? {
-                            Some(y) => match y.as_ref() {
+                        if let Some(y) = ev(o)? {
+                            match y.as_ref() {
                                 Value::Array(items) => {
                                     found |= items.iter().any(|i| values_equal(&x, i))
                                 }
                                 other => found |= values_equal(&x, other),
-                            },
-                            None => {}
+                            }
                         }
                     }
                     found

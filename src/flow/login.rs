@@ -66,10 +66,10 @@ pub async fn token<T: Transport>(
                     ErrorCode::UpstreamAuthFailed,
                     format!("the ERP refused the login (HTTP {})", response.status),
                 );
-                p.upstream = Some(UpstreamInfo {
+                p.upstream = Some(Box::new(UpstreamInfo {
                     status: Some(response.status),
                     ..UpstreamInfo::default()
-                });
+                }));
                 return Err(p);
             }
             let (answer, _) =

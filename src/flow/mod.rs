@@ -139,10 +139,10 @@ async fn run_inner<T: Transport>(
             let request = {
                 let roots = roots(target, input, &page, &auth, &clock, &steps, &Value::Null);
                 let scope = Scope::new(&roots, &input.body);
-                if let Some(when) = &step.when {
-                    if !ev.test(when, &scope).map_err(request_problem)? {
-                        break (Value::Null, None, 0, None);
-                    }
+                if let Some(when) = &step.when
+                    && !ev.test(when, &scope).map_err(request_problem)?
+                {
+                    break (Value::Null, None, 0, None);
                 }
                 render(
                     &step.request,

@@ -144,21 +144,21 @@ fn from_rule(
     let message = text(ev, rule.message.as_ref(), scope, secrets);
     let vendor_code = text(ev, rule.vendor_code.as_ref(), scope, secrets);
     let mut errors = Vec::new();
-    if let Some(field_t) = &rule.field {
-        if let Ok(Some(v)) = ev.eval_owned(field_t, scope) {
-            let names: Vec<String> = match v {
-                Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
-                other => scalar_text(&other).into_iter().collect(),
-            };
-            for name in names {
-                if let Some((_, pointer)) = rule.fields.iter().find(|(f, _)| *f == name) {
-                    errors.push(FieldError {
-                        pointer: pointer.clone(),
-                        message: message
-                            .clone()
-                            .unwrap_or_else(|| format!("refused by the ERP (field `{name}`)")),
-                    });
-                }
+    if let Some(field_t) = &rule.field
+        && let Ok(Some(v)) = ev.eval_owned(field_t, scope)
+    {
+        let names: Vec<String> = match v {
+            Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
+            other => scalar_text(&other).into_iter().collect(),
+        };
+        for name in names {
+            if let Some((_, pointer)) = rule.fields.iter().find(|(f, _)| *f == name) {
+                errors.push(FieldError {
+                    pointer: pointer.clone(),
+                    message: message
+                        .clone()
+                        .unwrap_or_else(|| format!("refused by the ERP (field `{name}`)")),
+                });
             }
         }
     }
@@ -167,11 +167,11 @@ fn from_rule(
         message.clone().unwrap_or_else(|| code.title().to_string()),
     )
     .with_errors(errors);
-    p.upstream = Some(UpstreamInfo {
+    p.upstream = Some(Box::new(UpstreamInfo {
         status: Some(status),
         code: vendor_code,
         message,
-    });
+    }));
     if code == ErrorCode::UpstreamUnavailable && status == 503 {
         p.status = Some(503);
     }
@@ -182,10 +182,10 @@ fn from_rule(
 pub fn default_problem(status: u16) -> Problem {
     let code = ErrorCode::from_upstream_status(status);
     let mut p = Problem::new(code, format!("the ERP answered HTTP {status}"));
-    p.upstream = Some(UpstreamInfo {
+    p.upstream = Some(Box::new(UpstreamInfo {
         status: Some(status),
         ..UpstreamInfo::default()
-    });
+    }));
     if code == ErrorCode::UpstreamUnavailable && status == 503 {
         p.status = Some(503);
     }

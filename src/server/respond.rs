@@ -38,10 +38,10 @@ pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
         Bytes::from(bytes),
         request_id,
     );
-    if let Some(secs) = p.retry_after {
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(secs) = p.retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }

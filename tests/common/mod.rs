@@ -190,10 +190,10 @@ impl Gateway {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("ordergate listening on http://") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(rest.trim().to_string());
-                    }
+                if let Some(rest) = line.strip_prefix("ordergate listening on http://")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(rest.trim().to_string());
                 }
                 logs2.lock().expect("lock").push(line);
             }
