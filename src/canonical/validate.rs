@@ -175,8 +175,15 @@ mod tests {
     }
 
     #[test]
-    fn openapi_is_json() {
-        let v: Value = serde_json::from_str(OPENAPI).expect("openapi parses");
-        assert_eq!(v["openapi"], "3.1.0");
+    fn openapi_components_match_the_order_schema() {
+        let api: Value = serde_json::from_str(OPENAPI).expect("openapi parses");
+        assert_eq!(api["openapi"], "3.1.0");
+        let schema: Value = serde_json::from_str(ORDER_SCHEMA).expect("schema parses");
+        let defs = schema["$defs"].as_object().expect("$defs");
+        for (name, def) in defs {
+            let rewritten = def.to_string().replace("#/$defs/", "#/components/schemas/");
+            let component = api["components"]["schemas"][name].to_string();
+            assert_eq!(rewritten, component, "components/schemas/{name} differs from $defs/{name}");
+        }
     }
 }
