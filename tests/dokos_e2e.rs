@@ -49,6 +49,7 @@ impl Frappe {
                 content_type: "text/html",
                 body: "<html>Frappe answers HTML without Accept: application/json</html>".into(),
                 delay: std::time::Duration::ZERO,
+                headers: Vec::new(),
             };
         }
         let (path, query) = s.target.split_once('?').unwrap_or((&s.target, ""));

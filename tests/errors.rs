@@ -67,6 +67,7 @@ fn scripted(s: &Seen) -> Reply {
             content_type: "application/json",
             body: "<html>502 Bad Gateway</html>".into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         },
         "throttled" => Reply::json(429, json!({"exc_type": "RateLimitExceededError"})),
         "slow" => Reply {
@@ -74,6 +75,7 @@ fn scripted(s: &Seen) -> Reply {
             content_type: "application/json",
             body: "{}".into(),
             delay: Duration::from_millis(3000),
+            headers: Vec::new(),
         },
         _ => Reply::json(
             200,

@@ -183,7 +183,10 @@ mod tests {
         for (name, def) in defs {
             let rewritten = def.to_string().replace("#/$defs/", "#/components/schemas/");
             let component = api["components"]["schemas"][name].to_string();
-            assert_eq!(rewritten, component, "components/schemas/{name} differs from $defs/{name}");
+            assert_eq!(
+                rewritten, component,
+                "components/schemas/{name} differs from $defs/{name}"
+            );
         }
     }
 }

@@ -286,3 +286,26 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod cookie_tests {
+    use super::*;
+    #[test]
+    fn several_cookies() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::SET_COOKIE,
+            "sid=Guest; Path=/".parse().expect("h"),
+        );
+        headers.append(
+            "set-cookie",
+            "JSESSIONID=ABC123; Path=/; HttpOnly".parse().expect("h"),
+        );
+        let r = UpstreamResponse {
+            status: 200,
+            headers,
+            body: bytes::Bytes::from_static(b"{}"),
+        };
+        let (a, _) = answer(&r, Decoding::Auto, &XmlOptions::default());
+        assert_eq!(a["cookies"]["JSESSIONID"], "ABC123", "{a}");
+    }
+}

@@ -48,6 +48,7 @@ pub struct Reply {
     pub content_type: &'static str,
     pub body: String,
     pub delay: Duration,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -57,6 +58,7 @@ impl Reply {
             content_type: "application/json",
             body: body.to_string(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 }
@@ -119,6 +121,9 @@ impl Upstream {
                                 .insert("content-type", reply.content_type.parse().expect("ctype"));
                             r.headers_mut()
                                 .insert("set-cookie", "sid=Guest; Path=/".parse().expect("cookie"));
+                            for (k, v) in &reply.headers {
+                                r.headers_mut().append(*k, v.parse().expect("header value"));
+                            }
                             Ok::<_, Infallible>(r)
                         }
                     });
