@@ -367,6 +367,7 @@ const HEADS: &[&str] = &[
     "object",
     "compact",
     "fail",
+    "entries",
 ];
 
 const PREDICATES: &[&str] = &[
@@ -620,6 +621,7 @@ impl Ctx<'_> {
             "parse_json" => Template::ParseJson(Box::new(self.template(arg)?)),
             "strip_html" => Template::StripHtml(Box::new(self.template(arg)?)),
             "count" => Template::Count(Box::new(self.template(arg)?)),
+            "entries" => Template::Entries(Box::new(self.template(arg)?)),
             "use" => {
                 let name = string(arg, "use")?;
                 let idx = *self.template_names.get(&name).ok_or_else(|| {

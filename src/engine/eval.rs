@@ -322,6 +322,21 @@ impl<'m> Evaluator<'m> {
                 };
                 Cow::Owned(Value::Number(Number::from(n)))
             })),
+            Template::Entries(inner) => Ok(self.eval_depth(inner, s, depth)?.map(|v| {
+                let items = match v.as_ref() {
+                    Value::Object(map) => map
+                        .iter()
+                        .map(|(k, v)| {
+                            let mut e = Map::with_capacity(2);
+                            e.insert("key".into(), Value::String(k.clone()));
+                            e.insert("value".into(), v.clone());
+                            Value::Object(e)
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                Cow::Owned(Value::Array(items))
+            })),
             Template::Require(inner, message) => match self.eval_depth(inner, s, depth)? {
                 Some(v) => Ok(Some(v)),
                 None => Err(EvalError::new(pointer_of(inner, s), message.clone())),
@@ -628,20 +643,180 @@ fn interpolate(parts: &[InterpPart], s: &Scope<'_>) -> Result<Option<String>, Ev
 pub fn strip_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_tag = false;
+    let mut tag = String::new();
     for c in text.chars() {
         match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
+            '<' => {
+                in_tag = true;
+                tag.clear();
+            }
+            '>' if in_tag => {
+                in_tag = false;
+                // Block-level tags and line breaks separate words; inline ones do not.
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if matches!(
+                    name.as_str(),
+                    "br" | "p"
+                        | "div"
+                        | "li"
+                        | "ul"
+                        | "ol"
+                        | "tr"
+                        | "td"
+                        | "th"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "table"
+                ) {
+                    out.push(' ');
+                }
+            }
+            c if in_tag => tag.push(c),
+            c => out.push(c),
         }
     }
-    out.replace("&nbsp;", " ")
+    let decoded = out
+        .replace("&nbsp;", " ")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_string()
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::operation::Operation;
+    use crate::engine::compile::compile_file;
+    use crate::engine::plan::ResultPlan;
+    use serde_json::json;
+
+    /// Compiles `result:` of a get_order and runs it on `focus`.
+    fn run(result: &str, focus: Value) -> Result<Option<Value>, EvalError> {
+        let text = format!(
+            "vendor: t\nsettings: {{ lang: {{ default: en_US }} }}\nvalues:\n  st: {{ draft: D, confirmed: [C, C2] }}\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /x }}\n    result: {result}\n"
+        );
+        let m = compile_file("t.yaml", &text).map_err(|e| EvalError {
+            pointer: None,
+            message: e.to_string(),
+        })?;
+        let Some(ResultPlan::Order(t)) = m.operations.get(&Operation::GetOrder).map(|p| &p.result)
+        else {
+            panic!("no result");
+        };
+        let null = Value::Null;
+        let settings = json!({"lang": "en_US"});
+        let roots = Roots {
+            input: &focus,
+            path: &null,
+            query: &null,
+            page: &null,
+            settings: &settings,
+            secrets: &null,
+            auth: &null,
+            connection: &null,
+            now: &null,
+            today: &null,
+            response: &null,
+            steps: &[],
+        };
+        Evaluator::new(&m.templates).eval_owned(t, &Scope::new(&roots, &focus))
+    }
+
+    #[test]
+    fn absent_fields_are_omitted_and_null_is_absent() {
+        let out = run(
+            "{ a: $.a, b: $.missing, c: $.nul, d: { from: $.nul, keep_null: true } }",
+            json!({"a": 1, "nul": null}),
+        );
+        assert_eq!(out.expect("ok"), Some(json!({"a": 1, "d": null})));
+    }
+
+    #[test]
+    fn maps_work_both_ways() {
+        assert_eq!(
+            run("{ from: $.s, map: st }", json!({"s": "confirmed"})).expect("ok"),
+            Some(json!("C"))
+        );
+        assert_eq!(
+            run("{ from: $.s, map: st, reverse: true }", json!({"s": "C2"})).expect("ok"),
+            Some(json!("confirmed"))
+        );
+        let e = run("{ from: $.s, map: st }", json!({"s": "weird"})).expect_err("unmapped");
+        assert_eq!(e.pointer.as_deref(), Some("/s"));
+        assert_eq!(
+            run(
+                "{ from: $.s, map: st, on_unmapped: keep }",
+                json!({"s": "weird"})
+            )
+            .expect("ok"),
+            Some(json!("weird"))
+        );
+    }
+
+    #[test]
+    fn each_filter_parent_index_and_pointers() {
+        let input = json!({"cur": "EUR", "lines": [{"kind": "service", "q": 1}, {"q": 2}, {"kind": "service", "q": 3.5}]});
+        let out = run(
+            "{ each: $.lines, filter: { eq: [$.kind, service] }, to: { q: $.q, cur: $parent.cur, i: $index } }",
+            input.clone(),
+        );
+        assert_eq!(
+            out.expect("ok"),
+            Some(json!([{"q": 1, "cur": "EUR", "i": 0}, {"q": 3.5, "cur": "EUR", "i": 2}]))
+        );
+        let e = run(
+            "{ each: $.lines, to: { q: { from: $.q, as: integer } } }",
+            input,
+        )
+        .expect_err("3.5 is no integer");
+        assert_eq!(e.pointer.as_deref(), Some("/lines/2/q"));
+    }
+
+    #[test]
+    fn arithmetic_json_text_and_interpolated_keys() {
+        let input =
+            json!({"lines": [{"q": 3, "p": 0.1}, {"q": 1, "p": 0.7}], "attrs": {"Colour": "red"}});
+        let out = run(
+            "{ total: { sum: { each: $.lines, to: { mul: [$.q, $.p] } } }, text: { json: [\"$.lines[0].q\", x] }, \"${settings.lang}\": [1], params: { each: { entries: $.attrs }, to: { \"${$.key}\": $.value } } }",
+            input,
+        );
+        let out = out.expect("ok").expect("present");
+        assert_eq!(out["total"].to_string(), "1");
+        assert_eq!(out["text"], json!("[3,\"x\"]"));
+        assert_eq!(out["en_US"], json!([1]));
+        assert_eq!(out["params"], json!([{"Colour": "red"}]));
+    }
+
+    #[test]
+    fn html_is_stripped_to_words() {
+        assert_eq!(
+            strip_html("for document Sales Order<br>User <strong>Guest</strong> does not"),
+            "for document Sales Order User Guest does not"
+        );
+        assert_eq!(strip_html("<p>a &amp; b</p><p>c</p>\n"), "a & b c");
+    }
+
+    #[test]
+    fn pipe_parse_json_capture_and_compact() {
+        let input =
+            json!({"m": "[\"{\\\"message\\\": \\\"<b>Bad</b> qty\\\"}\"]", "e": "frappe.X: boom"});
+        let out = run(
+            "{ msg: { strip_html: { pipe: [ { parse_json: $.m }, { parse_json: \"$[0]\" }, $.message ] } }, cap: { capture: $.e, regex: \": (.*)$\" }, list: { compact: [$.e, $.none, 1] }, none: { compact: [$.none], omit_empty: true } }",
+            input,
+        );
+        assert_eq!(
+            out.expect("ok"),
+            Some(json!({"msg": "Bad qty", "cap": "boom", "list": ["frappe.X: boom", 1]}))
+        );
+    }
 }

@@ -284,6 +284,8 @@ pub enum Template {
     Join(Box<Template>, String),
     /// Number of elements of an array.
     Count(Box<Template>),
+    /// An object's entries as a list of `{key, value}` (to iterate over an object).
+    Entries(Box<Template>),
     /// A value that must be present: absent is an error with this message.
     Require(Box<Template>, String),
 }

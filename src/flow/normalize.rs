@@ -142,6 +142,11 @@ fn from_rule(
         .and_then(|v| v.as_str().and_then(ErrorCode::parse))
         .unwrap_or_else(|| ErrorCode::from_upstream_status(status));
     let message = text(ev, rule.message.as_ref(), scope, secrets);
+    // A message the mapping wrote itself is the gateway's words, not the ERP's.
+    let vendor_message = match &rule.message {
+        Some(crate::engine::plan::Template::Const(_)) | None => None,
+        Some(_) => message.clone(),
+    };
     let vendor_code = text(ev, rule.vendor_code.as_ref(), scope, secrets);
     let mut errors = Vec::new();
     if let Some(field_t) = &rule.field
@@ -170,7 +175,7 @@ fn from_rule(
     p.upstream = Some(Box::new(UpstreamInfo {
         status: Some(status),
         code: vendor_code,
-        message,
+        message: vendor_message,
     }));
     if code == ErrorCode::UpstreamUnavailable && status == 503 {
         p.status = Some(503);
