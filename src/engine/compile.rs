@@ -368,6 +368,7 @@ const HEADS: &[&str] = &[
     "compact",
     "fail",
     "entries",
+    "base64",
 ];
 
 const PREDICATES: &[&str] = &[
@@ -622,6 +623,7 @@ impl Ctx<'_> {
             "strip_html" => Template::StripHtml(Box::new(self.template(arg)?)),
             "count" => Template::Count(Box::new(self.template(arg)?)),
             "entries" => Template::Entries(Box::new(self.template(arg)?)),
+            "base64" => Template::Base64(Box::new(self.template(arg)?)),
             "use" => {
                 let name = string(arg, "use")?;
                 let idx = *self.template_names.get(&name).ok_or_else(|| {
@@ -768,6 +770,25 @@ impl Ctx<'_> {
                 }
             }),
         };
+        let zone = match node.get("zone") {
+            None => None,
+            Some(z) => {
+                if !matches!(
+                    &convert,
+                    Some(Convert::Timestamp { .. }) | Some(Convert::Date { .. })
+                ) {
+                    return Err(z.err("`zone:` goes with `as: timestamp` or `as: date`"));
+                }
+                if let Some(name) = z.as_str().filter(|n| !n.starts_with('$')) {
+                    if name.parse::<chrono_tz::Tz>().is_err() {
+                        return Err(z.err(format!(
+                            "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
+                        )));
+                    }
+                }
+                Some(self.template(z)?)
+            }
+        };
         Ok(FromOp {
             loc: node.loc.clone(),
             source: self.template(arg)?,
@@ -775,6 +796,7 @@ impl Ctx<'_> {
             map,
             on_unmapped,
             convert,
+            zone,
             keep_null: node
                 .get("keep_null")
                 .map(|n| boolean(n, "keep_null"))
@@ -1265,6 +1287,7 @@ fn operator_keys(head: &str) -> &'static [&'static str] {
             "parse",
             "scale",
             "keep_null",
+            "zone",
         ],
         "each" => &["each", "filter", "to", "omit_empty"],
         "if" => &["if", "then", "else"],

@@ -112,6 +112,15 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 pub fn convert(v: Value, how: &Convert) -> Result<Value, ConvertError> {
+    convert_in(v, how, None)
+}
+
+/// `convert`, with the vendor's time zone for zone-less input and for `format:` output.
+pub fn convert_in(
+    v: Value,
+    how: &Convert,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<Value, ConvertError> {
     match how {
         Convert::String => match &v {
             Value::String(_) => Ok(v),
@@ -144,18 +153,18 @@ pub fn convert(v: Value, how: &Convert) -> Result<Value, ConvertError> {
             let text = v
                 .as_str()
                 .ok_or_else(|| format!("expected a date, found {}", kind(&v)))?;
-            let dt = parse_time(text, parse.as_deref())?;
+            let dt = parse_time_in(text, parse.as_deref(), zone)?;
             let fmt = format.as_deref().unwrap_or("%Y-%m-%d");
-            Ok(Value::String(format_time(&dt, fmt)?))
+            Ok(Value::String(format_time_in(&dt, fmt, zone)?))
         }
         Convert::Timestamp { parse, format } => {
             let text = v
                 .as_str()
                 .ok_or_else(|| format!("expected a timestamp, found {}", kind(&v)))?;
-            let dt = parse_time(text, parse.as_deref())?;
+            let dt = parse_time_in(text, parse.as_deref(), zone)?;
             Ok(Value::String(match format.as_deref() {
                 None => dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                Some(f) => format_time(&dt, f)?,
+                Some(f) => format_time_in(&dt, f, zone)?,
             }))
         }
         Convert::Upper => text_op(v, |s| s.to_uppercase()),
@@ -180,6 +189,61 @@ fn to_bool(v: &Value) -> Result<bool, ConvertError> {
             other => Err(format!("expected a boolean, found `{other}`")),
         },
         other => Err(format!("expected a boolean, found {}", kind(other))),
+    }
+}
+
+/// `parse_time`, reading zone-less times as local times of `zone`.
+pub fn parse_time_in(
+    text: &str,
+    pattern: Option<&str>,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<DateTime<Utc>, ConvertError> {
+    let utc = parse_time(text, pattern)?;
+    let Some(tz) = zone else { return Ok(utc) };
+    if has_offset(text) {
+        return Ok(utc);
+    }
+    use chrono::TimeZone as _;
+    match tz.from_local_datetime(&utc.naive_utc()) {
+        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        // A time that occurs twice (autumn change): the first one.
+        chrono::LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
+        chrono::LocalResult::None => Err(format!(
+            "`{text}` does not exist in time zone {tz} (a daylight-saving gap)"
+        )),
+    }
+}
+
+fn has_offset(text: &str) -> bool {
+    let t = text.trim();
+    t.ends_with('Z') || t.ends_with('z') || {
+        // +01:00 / -0500 after the time part
+        let tail: String = t
+            .chars()
+            .rev()
+            .take(6)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect();
+        t.len() > 10 && (tail.contains('+') || tail[1..].contains('-'))
+    }
+}
+
+fn format_time_in(
+    dt: &DateTime<Utc>,
+    pattern: &str,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<String, ConvertError> {
+    match zone {
+        None => format_time(dt, pattern),
+        Some(tz) => {
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            write!(out, "{}", dt.with_timezone(&tz).format(pattern))
+                .map_err(|_| format!("invalid date format `{pattern}`"))?;
+            Ok(out)
+        }
     }
 }
 
@@ -308,6 +372,36 @@ mod tests {
         assert!(convert(json!("23/11/2026"), &d).is_err());
         assert!(check_time_format("%Y-%m-%d"));
         assert!(!check_time_format("%Y-%Q"));
+    }
+
+    #[test]
+    fn time_zones() {
+        let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("tz");
+        let read = Convert::Timestamp {
+            parse: None,
+            format: None,
+        };
+        // a zone-less Frappe time in winter (UTC+1) and in summer (UTC+2)
+        assert_eq!(
+            convert_in(json!("2026-11-23 01:07:19"), &read, Some(paris)).expect("ts"),
+            json!("2026-11-23T00:07:19Z")
+        );
+        assert_eq!(
+            convert_in(json!("2026-07-01 12:00:00"), &read, Some(paris)).expect("ts"),
+            json!("2026-07-01T10:00:00Z")
+        );
+        let write = Convert::Timestamp {
+            parse: None,
+            format: Some("%Y-%m-%d %H:%M:%S".into()),
+        };
+        assert_eq!(
+            convert_in(json!("2026-11-23T00:07:19Z"), &write, Some(paris)).expect("ts"),
+            json!("2026-11-23 01:07:19")
+        );
+        assert_eq!(
+            convert_in(json!("2026-11-23T00:07:19+00:00"), &read, Some(paris)).expect("ts"),
+            json!("2026-11-23T00:07:19Z")
+        );
     }
 
     #[test]

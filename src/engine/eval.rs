@@ -337,6 +337,17 @@ impl<'m> Evaluator<'m> {
                 };
                 Cow::Owned(Value::Array(items))
             })),
+            Template::Base64(inner) => {
+                use base64::Engine as _;
+                Ok(self
+                    .eval_depth(inner, s, depth)?
+                    .and_then(|v| scalar_text(&v))
+                    .map(|t| {
+                        Cow::Owned(Value::String(
+                            base64::engine::general_purpose::STANDARD.encode(t),
+                        ))
+                    }))
+            }
             Template::Require(inner, message) => match self.eval_depth(inner, s, depth)? {
                 Some(v) => Ok(Some(v)),
                 None => Err(EvalError::new(pointer_of(inner, s), message.clone())),
@@ -384,7 +395,20 @@ impl<'m> Evaluator<'m> {
             }
         }
         if let Some(how) = &op.convert {
-            let converted = convert::convert(v.into_owned(), how)
+            let zone =
+                match &op.zone {
+                    None => None,
+                    Some(z) => {
+                        let name = self
+                            .eval_depth(z, s, depth)?
+                            .and_then(|v| scalar_text(&v))
+                            .unwrap_or_else(|| "UTC".into());
+                        Some(name.parse::<chrono_tz::Tz>().map_err(|_| {
+                            EvalError::new(None, format!("unknown time zone `{name}`"))
+                        })?)
+                    }
+                };
+            let converted = convert::convert_in(v.into_owned(), how, zone)
                 .map_err(|m| EvalError::new(pointer_of(&op.source, s), m))?;
             v = Cow::Owned(converted);
         }

@@ -286,6 +286,8 @@ pub enum Template {
     Count(Box<Template>),
     /// An object's entries as a list of `{key, value}` (to iterate over an object).
     Entries(Box<Template>),
+    /// Standard base64 of a text (e.g. HTTP Basic credentials).
+    Base64(Box<Template>),
     /// A value that must be present: absent is an error with this message.
     Require(Box<Template>, String),
 }
@@ -320,6 +322,9 @@ pub struct FromOp {
     pub convert: Option<Convert>,
     /// Keep an explicit JSON null instead of treating it as absent.
     pub keep_null: bool,
+    /// The vendor's time zone (an IANA name, e.g. `Europe/Paris` or `$settings.timezone`):
+    /// zone-less times are read in it, and `format:` writes in it.
+    pub zone: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
