@@ -73,6 +73,13 @@ enum Command {
         /// The canonical JSON body (create, update); `-` or nothing reads stdin when needed.
         file: Option<PathBuf>,
     },
+    /// Serves the simulated vendor APIs (sandbox ERPs) alone, each under /<vendor>/.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        #[arg(long, value_enum, default_value = "text", env = "ORDERGATE_LOG_FORMAT")]
+        log_format: LogFormat,
+    },
     /// Runs the golden fixtures of mappings and prints `N passed, N failed`.
     Test {
         /// Mapping files or folders (default: mappings).
@@ -134,6 +141,23 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             file,
         } => translate(config, connection, &op, id, external_ref, query, file).await,
         Command::Test { paths } => test(paths).await,
+        Command::Sandbox { listen, log_format } => {
+            init_logging(log_format);
+            let sandbox = std::sync::Arc::new(crate::sandbox::Sandbox::default());
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let local = listener.local_addr()?;
+            eprintln!(
+                "ordergate sandbox listening on http://{local} (vendors: {})",
+                sandbox.prefixes().join(", ")
+            );
+            tokio::select! {
+                _ = crate::sandbox::serve(listener, sandbox) => {}
+                _ = shutdown_signal() => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -162,7 +186,22 @@ async fn serve(
     drain: Duration,
 ) -> anyhow::Result<ExitCode> {
     init_logging(format);
-    let snapshot = load(config.as_deref())?;
+    let snapshot = match config.as_deref() {
+        Some(path) => load(Some(path))?,
+        None => {
+            // The embedded default: its connections talk to the built-in sandbox ERPs.
+            let sandbox = crate::sandbox::start("127.0.0.1:0")
+                .await
+                .context("cannot start the sandbox ERPs")?;
+            tracing::info!(address = %sandbox, "sandbox ERPs started");
+            config::embedded::load(&format!("http://{sandbox}")).map_err(|errors| {
+                anyhow::anyhow!(
+                    "the embedded configuration is invalid:\n  {}",
+                    errors.join("\n  ")
+                )
+            })?
+        }
+    };
     let addr = listen
         .or_else(|| snapshot.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());

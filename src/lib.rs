@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod flow;
 pub mod golden;
+pub mod sandbox;
 pub mod server;
 pub mod upstream;
 pub mod yaml;

@@ -23,8 +23,10 @@ pub fn sources() -> Vec<MappingSource> {
         .collect()
 }
 
-pub fn load() -> Result<Snapshot, Vec<String>> {
-    let cfg = file::parse("(embedded) ordergate.yaml", CONFIG, Path::new("."), &|k| {
+/// The embedded default, its sandbox connections pointing at `sandbox_url`.
+pub fn load(sandbox_url: &str) -> Result<Snapshot, Vec<String>> {
+    let text = CONFIG.replace("{sandbox}", sandbox_url.trim_end_matches('/'));
+    let cfg = file::parse("(embedded) ordergate.yaml", &text, Path::new("."), &|k| {
         std::env::var(k).ok()
     })
     .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;

@@ -10,6 +10,9 @@ use std::path::Path;
 
 pub use snapshot::{Connection, Snapshot};
 
+/// Where the embedded default's connections point when no sandbox runs (checks only).
+pub const NO_SANDBOX: &str = "http://127.0.0.1:9";
+
 /// Loads the config at `path`, or the embedded default when there is none.
 /// Every error is returned, each naming `file:line` where it can.
 pub fn load(path: Option<&Path>) -> Result<Snapshot, Vec<String>> {
@@ -20,6 +23,6 @@ pub fn load(path: Option<&Path>) -> Result<Snapshot, Vec<String>> {
             let sources = snapshot::read_mappings(&cfg.mappings)?;
             snapshot::build(&cfg, &sources)
         }
-        None => embedded::load(),
+        None => embedded::load(NO_SANDBOX),
     }
 }

@@ -779,12 +779,12 @@ impl Ctx<'_> {
                 ) {
                     return Err(z.err("`zone:` goes with `as: timestamp` or `as: date`"));
                 }
-                if let Some(name) = z.as_str().filter(|n| !n.starts_with('$')) {
-                    if name.parse::<chrono_tz::Tz>().is_err() {
-                        return Err(z.err(format!(
-                            "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
-                        )));
-                    }
+                if let Some(name) = z.as_str().filter(|n| !n.starts_with('$'))
+                    && name.parse::<chrono_tz::Tz>().is_err()
+                {
+                    return Err(z.err(format!(
+                        "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
+                    )));
                 }
                 Some(self.template(z)?)
             }

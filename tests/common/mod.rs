@@ -164,14 +164,23 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts `ordergate serve` with `config` (YAML). `mappings` is added as `mappings:`.
+    /// Starts `ordergate serve` with `config` (YAML).
     pub fn start(config: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = temp_dir("gw");
         let path = dir.join("ordergate.yaml");
         std::fs::write(&path, config).expect("write config");
+        Gateway::spawn(&["--config", path.to_str().expect("utf8 path")], env, dir)
+    }
+
+    /// Starts `ordergate serve` on its embedded default (the sandbox ERPs).
+    pub fn start_default(env: &[(&str, &str)]) -> Gateway {
+        Gateway::spawn(&[], env, temp_dir("gw-default"))
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], dir: PathBuf) -> Gateway {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--config"])
-            .arg(&path)
+        cmd.arg("serve")
+            .args(args)
             .args([
                 "--listen",
                 "127.0.0.1:0",
