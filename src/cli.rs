@@ -41,6 +41,10 @@ enum Command {
         /// Listen address; overrides the config's `listen` (default 127.0.0.1:8080).
         #[arg(long, env = "ORDERGATE_LISTEN")]
         listen: Option<String>,
+        /// Admin listener (metrics, health, reload, config view); overrides the config's
+        /// `admin` (default 127.0.0.1:9090). Keep it off the public network.
+        #[arg(long, env = "ORDERGATE_ADMIN")]
+        admin: Option<String>,
         #[arg(long, value_enum, default_value = "text", env = "ORDERGATE_LOG_FORMAT")]
         log_format: LogFormat,
         /// How long requests in flight may finish after SIGTERM/SIGINT.
@@ -127,9 +131,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve {
             config,
             listen,
+            admin,
             log_format,
             drain_timeout,
-        } => serve(config, listen, log_format, drain_timeout).await,
+        } => serve(config, listen, admin, log_format, drain_timeout).await,
         Command::Check { paths } => Ok(check(&paths)),
         Command::Translate {
             config,
@@ -182,6 +187,7 @@ fn load(config: Option<&Path>) -> anyhow::Result<Snapshot> {
 async fn serve(
     config: Option<PathBuf>,
     listen: Option<String>,
+    admin: Option<String>,
     format: LogFormat,
     drain: Duration,
 ) -> anyhow::Result<ExitCode> {
@@ -205,13 +211,27 @@ async fn serve(
     let addr = listen
         .or_else(|| snapshot.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let admin_addr = admin
+        .or_else(|| snapshot.admin.clone())
+        .unwrap_or_else(|| "127.0.0.1:9090".to_string());
     let connections: Vec<String> = snapshot.connections.keys().cloned().collect();
     let state = crate::server::State::new(snapshot);
+    let reloader = crate::reload::Reloader::new(config.clone(), state.clone());
     let (listener, local) = crate::server::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(address = %local, connections = ?connections, "ordergate listening");
+    let (admin_listener, admin_local) = crate::server::bind(&admin_addr)
+        .await
+        .with_context(|| format!("cannot listen on {admin_addr} (admin)"))?;
+    tokio::spawn(crate::server::admin::serve(
+        admin_listener,
+        state.clone(),
+        reloader.clone(),
+    ));
+    reloader.spawn_triggers();
+    tracing::info!(address = %local, admin = %admin_local, connections = ?connections, "ordergate listening");
     eprintln!("ordergate listening on http://{local}");
+    eprintln!("ordergate admin on http://{admin_local}");
     crate::server::serve(listener, state, shutdown_signal(), drain).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -347,6 +367,7 @@ async fn translate(
         path,
         query,
         now: None,
+        traceparent: None,
     };
     conn.tokens
         .seed(serde_json::json!({"token": "<token>"}))

@@ -267,6 +267,7 @@ async fn run_case(m: &Mapping, node: &Node) -> Result<Vec<String>, String> {
         path: get("path"),
         query,
         now,
+        traceparent: None,
     };
     let outcome = match check_body(op, &input.body) {
         Err(p) => Err(p),

@@ -153,8 +153,26 @@ pub struct Problem {
     pub connection: Option<String>,
     /// `Retry-After` seconds to pass on.
     pub retry_after: Option<u64>,
-    /// `unknown` when a write may or may not have reached the ERP.
-    pub outcome: Option<&'static str>,
+    /// A write may or may not have reached the ERP (`"outcome": "unknown"`).
+    pub outcome_unknown: bool,
+    /// Set when a mapping could not translate (for metrics).
+    pub mapping_error: Option<Direction>,
+}
+
+/// Which way a mapping failed to translate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Request => "request",
+            Direction::Response => "response",
+        }
+    }
 }
 
 impl Problem {
@@ -167,12 +185,18 @@ impl Problem {
             upstream: None,
             connection: None,
             retry_after: None,
-            outcome: None,
+            outcome_unknown: false,
+            mapping_error: None,
         }
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    pub fn from_mapping(mut self, direction: Direction) -> Self {
+        self.mapping_error = Some(direction);
         self
     }
 
@@ -212,8 +236,8 @@ impl Problem {
                     serde_json::to_value(u).unwrap_or_default(),
                 );
             }
-            if let Some(o) = self.outcome {
-                obj.insert("outcome".into(), o.into());
+            if self.outcome_unknown {
+                obj.insert("outcome".into(), "unknown".into());
             }
         }
         body

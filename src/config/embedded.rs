@@ -30,5 +30,5 @@ pub fn load(sandbox_url: &str) -> Result<Snapshot, Vec<String>> {
         std::env::var(k).ok()
     })
     .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    snapshot::build(&cfg, &sources())
+    snapshot::build(&cfg, &text, &sources())
 }

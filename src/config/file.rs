@@ -15,6 +15,8 @@ pub struct ConfigFile {
     /// Folder that relative paths are read from.
     pub base_dir: PathBuf,
     pub listen: Option<String>,
+    /// The admin listener (metrics, health, reload).
+    pub admin: Option<String>,
     pub default_connection: Option<String>,
     /// Mapping files or folders of mapping files.
     pub mappings: Vec<PathBuf>,
@@ -58,21 +60,6 @@ const TOP: &[&str] = &[
 ];
 const CONN: &[&str] = &["vendor", "base_url", "secrets", "settings", "timeouts"];
 
-pub fn load(path: &Path) -> Result<ConfigFile, Vec<LocError>> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![LocError::new(
-            &yaml::Loc {
-                file: name.clone().into(),
-                line: 0,
-            },
-            format!("cannot read the config file: {e}"),
-        )]
-    })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    parse(&name, &text, &base, &|k| std::env::var(k).ok())
-}
-
 /// Parses config text; `env` resolves `${VAR}` references.
 pub fn parse(
     name: &str,
@@ -110,6 +97,7 @@ pub fn parse(
         }
     };
     let listen = text_of("listen", &mut errors);
+    let admin = text_of("admin", &mut errors);
     let default_connection = text_of("default_connection", &mut errors);
     let mappings = match root.get("mappings") {
         None => vec![base_dir.join("mappings")],
@@ -193,6 +181,7 @@ pub fn parse(
         path: name.to_string(),
         base_dir: base_dir.to_path_buf(),
         listen,
+        admin,
         default_connection,
         mappings,
         limits,

@@ -18,10 +18,15 @@ pub const NO_SANDBOX: &str = "http://127.0.0.1:9";
 pub fn load(path: Option<&Path>) -> Result<Snapshot, Vec<String>> {
     match path {
         Some(p) => {
-            let cfg = file::load(p)
-                .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| vec![format!("{}: cannot read the config file: {e}", p.display())])?;
+            let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            let cfg = file::parse(&p.display().to_string(), &text, &base, &|k| {
+                std::env::var(k).ok()
+            })
+            .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
             let sources = snapshot::read_mappings(&cfg.mappings)?;
-            snapshot::build(&cfg, &sources)
+            snapshot::build(&cfg, &text, &sources)
         }
         None => embedded::load(NO_SANDBOX),
     }

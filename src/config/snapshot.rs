@@ -30,7 +30,12 @@ pub struct Connection {
 
 pub struct Snapshot {
     pub source: String,
+    /// SHA-256 of the config text and every mapping text: names the generation.
+    pub hash: String,
+    /// Where the mappings were read from (watched for hot reload).
+    pub mapping_paths: Vec<std::path::PathBuf>,
     pub listen: Option<String>,
+    pub admin: Option<String>,
     pub default_connection: Option<String>,
     pub limits: Limits,
     pub mappings: BTreeMap<String, Arc<Mapping>>,
@@ -126,7 +131,27 @@ pub fn compile_mappings(
 }
 
 /// Builds a snapshot; every problem is reported, each with `file:line`.
-pub fn build(config: &ConfigFile, sources: &[MappingSource]) -> Result<Snapshot, Vec<String>> {
+/// The content hash of a generation.
+pub fn content_hash(config_text: &str, sources: &[MappingSource]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(config_text.as_bytes());
+    let mut sorted: Vec<&MappingSource> = sources.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in sorted {
+        h.update([0u8]);
+        h.update(s.name.as_bytes());
+        h.update([0u8]);
+        h.update(s.text.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn build(
+    config: &ConfigFile,
+    config_text: &str,
+    sources: &[MappingSource],
+) -> Result<Snapshot, Vec<String>> {
     let mappings = compile_mappings(sources)?;
     let mut errors = Vec::new();
     let mut connections = BTreeMap::new();
@@ -187,7 +212,7 @@ pub fn build(config: &ConfigFile, sources: &[MappingSource]) -> Result<Snapshot,
             max_response_bytes: config.limits.max_response_bytes,
             ..ClientOptions::default()
         };
-        let transport = match HttpTransport::new(&c.base_url, options) {
+        let transport = match HttpTransport::new(&c.name, &c.base_url, options) {
             Ok(t) => t,
             Err(e) => {
                 errors.push(format!("{at}: connection `{}`: {e}", c.name));
@@ -214,7 +239,10 @@ pub fn build(config: &ConfigFile, sources: &[MappingSource]) -> Result<Snapshot,
     }
     Ok(Snapshot {
         source: config.path.clone(),
+        hash: content_hash(config_text, sources),
+        mapping_paths: config.mappings.clone(),
         listen: config.listen.clone(),
+        admin: config.admin.clone(),
         default_connection: config.default_connection.clone(),
         limits: config.limits.clone(),
         mappings,

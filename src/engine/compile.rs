@@ -268,6 +268,23 @@ fn uint(node: &Node, what: &str) -> R<u64> {
     }
 }
 
+fn status_code(node: &Node, what: &str) -> R<u16> {
+    let v = uint(node, what)?;
+    if !(100..=599).contains(&v) {
+        return Err(node.err(format!("{v} is not an HTTP status")));
+    }
+    Ok(v as u16)
+}
+
+/// A decimal scale: 0 to 28 places.
+fn scale_of(node: &Node) -> R<u32> {
+    let v = uint(node, "scale")?;
+    if v > 28 {
+        return Err(node.err("`scale:` is 0 to 28 decimal places"));
+    }
+    Ok(v as u32)
+}
+
 fn boolean(node: &Node, what: &str) -> R<bool> {
     match node.kind {
         NodeKind::Bool(b) => Ok(b),
@@ -369,6 +386,31 @@ const HEADS: &[&str] = &[
     "fail",
     "entries",
     "base64",
+    "concat",
+];
+
+/// Words that only modify an operator (never a head): seen beside the wrong head, they are an error.
+const MODIFIERS: &[&str] = &[
+    "default",
+    "map",
+    "reverse",
+    "on_unmapped",
+    "as",
+    "format",
+    "parse",
+    "scale",
+    "keep_null",
+    "zone",
+    "filter",
+    "to",
+    "omit_empty",
+    "then",
+    "else",
+    "with",
+    "regex",
+    "separator",
+    "message",
+    "pointer",
 ];
 
 const PREDICATES: &[&str] = &[
@@ -469,13 +511,26 @@ impl Ctx<'_> {
                                 k.name != head.name && allowed.contains(&k.name.as_str())
                             })
                             .count();
-                        let typo = unknown.iter().find_map(|k| {
+                        let typo = unknown.iter().filter(|k| k.name.len() >= 4).find_map(|k| {
                             allowed
                                 .iter()
                                 .find(|a| edit_distance(a, &k.name) <= 2)
                                 .map(|a| (k, *a))
                         });
-                        match (modifiers, typo) {
+                        // A modifier of another operator beside this head is a mistake, not a vendor field.
+                        let misplaced = unknown
+                            .iter()
+                            .find(|k| MODIFIERS.contains(&k.name.as_str()));
+                        match (modifiers, typo.or(misplaced.map(|k| (k, "")))) {
+                            (_, Some((k, ""))) => Err(LocError::new(
+                                &k.loc,
+                                format!(
+                                    "`{}` does not go with `{}` (it takes: {}); a literal object with these keys is written inside `object:`",
+                                    k.name,
+                                    head.name,
+                                    allowed.join(", ")
+                                ),
+                            )),
                             (_, Some((k, a))) => Err(LocError::new(
                                 &k.loc,
                                 format!(
@@ -537,10 +592,7 @@ impl Ctx<'_> {
             .ok_or_else(|| node.err("internal: head vanished"))?;
         let allowed = operator_keys(&head.name);
         check_keys(node, allowed)?;
-        let scale = node
-            .get("scale")
-            .map(|n| uint(n, "scale").map(|v| v as u32))
-            .transpose()?;
+        let scale = node.get("scale").map(scale_of).transpose()?;
         Ok(match head.name.as_str() {
             "const" => Template::Const(arg.to_json()),
             "object" => match &arg.kind {
@@ -600,6 +652,7 @@ impl Ctx<'_> {
                     .transpose()?,
             ),
             "pipe" => Template::Pipe(self.list(arg, "pipe")?),
+            "concat" => Template::Concat(self.list(arg, "concat")?),
             "merge" => Template::Merge(self.list(arg, "merge")?),
             "add" | "sub" | "mul" | "div" => {
                 let op = match head.name.as_str() {
@@ -718,10 +771,7 @@ impl Ctx<'_> {
                 }
             },
         };
-        let scale = node
-            .get("scale")
-            .map(|n| uint(n, "scale").map(|v| v as u32))
-            .transpose()?;
+        let scale = node.get("scale").map(scale_of).transpose()?;
         let time_pattern = |key: &str| -> R<Option<String>> {
             match node.get(key) {
                 None => Ok(None),
@@ -924,9 +974,9 @@ impl Ctx<'_> {
             Some(n) => match &n.kind {
                 NodeKind::Seq(items) => items
                     .iter()
-                    .map(|i| uint(i, "renew_on").map(|v| v as u16))
+                    .map(|i| status_code(i, "renew_on"))
                     .collect::<R<_>>()?,
-                _ => vec![uint(n, "renew_on")? as u16],
+                _ => vec![status_code(n, "renew_on")?],
             },
         };
         Ok(AuthPlan {
@@ -995,6 +1045,11 @@ impl Ctx<'_> {
         };
         if body.is_none() && !matches!(encoding, Encoding::None) {
             return Err(node.err("`encoding:` is set but there is no `body:`"));
+        }
+        if body.is_some() && matches!(encoding, Encoding::None) {
+            return Err(
+                node.err("`encoding: none` sends no body: remove `body:` or choose an encoding")
+            );
         }
         let xml = match node.get("xml") {
             None => XmlOptions::default(),

@@ -103,11 +103,15 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Ordering for `gt`/`lt`: decimals by value, strings by text (dates in ISO form sort right).
+/// Ordering for `gt`/`lt`: numbers (and numeric text, as XML gives) by value, other text as
+/// text (ISO dates sort right).
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    if let (Some(x), Some(y)) = (to_decimal(a), to_decimal(b)) {
+        return Some(x.cmp(&y));
+    }
     match (a, b) {
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
-        _ => Some(to_decimal(a)?.cmp(&to_decimal(b)?)),
+        _ => None,
     }
 }
 
@@ -200,7 +204,7 @@ pub fn parse_time_in(
 ) -> Result<DateTime<Utc>, ConvertError> {
     let utc = parse_time(text, pattern)?;
     let Some(tz) = zone else { return Ok(utc) };
-    if has_offset(text) {
+    if has_offset(text, pattern) {
         return Ok(utc);
     }
     use chrono::TimeZone as _;
@@ -214,20 +218,11 @@ pub fn parse_time_in(
     }
 }
 
-fn has_offset(text: &str) -> bool {
+/// Whether the text carries its own UTC offset (then the zone setting does not apply).
+fn has_offset(text: &str, pattern: Option<&str>) -> bool {
     let t = text.trim();
-    t.ends_with('Z') || t.ends_with('z') || {
-        // +01:00 / -0500 after the time part
-        let tail: String = t
-            .chars()
-            .rev()
-            .take(6)
-            .collect::<String>()
-            .chars()
-            .rev()
-            .collect();
-        t.len() > 10 && (tail.contains('+') || tail[1..].contains('-'))
-    }
+    DateTime::parse_from_rfc3339(t).is_ok()
+        || pattern.is_some_and(|p| DateTime::parse_from_str(t, p).is_ok())
 }
 
 fn format_time_in(

@@ -140,6 +140,17 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Some(Cow::Owned(Value::Array(out))))
             }
+            Template::Concat(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match self.eval_depth(item, s, depth)?.map(Cow::into_owned) {
+                        None | Some(Value::Null) => {}
+                        Some(Value::Array(list)) => out.extend(list),
+                        Some(other) => out.push(other),
+                    }
+                }
+                Ok(Some(Cow::Owned(Value::Array(out))))
+            }
             Template::Fail(message, pointer) => {
                 Err(EvalError::new(pointer.clone(), message.clone()))
             }
@@ -291,11 +302,11 @@ impl<'m> Evaluator<'m> {
                 let Some(text) = scalar_text(&v) else {
                     return Ok(None);
                 };
-                Ok(re.captures(&text).and_then(|c| {
-                    c.get(1)
-                        .or_else(|| c.get(0))
-                        .map(|m| Cow::Owned(Value::String(m.as_str().to_string())))
-                }))
+                let group = usize::from(re.captures_len() > 1);
+                Ok(re
+                    .captures(&text)
+                    .and_then(|c| c.get(group))
+                    .map(|m| Cow::Owned(Value::String(m.as_str().to_string()))))
             }
             Template::StripHtml(inner) => Ok(self
                 .eval_depth(inner, s, depth)?
@@ -421,6 +432,9 @@ impl<'m> Evaluator<'m> {
             Template::Select(sel) => {
                 let base = root_value(sel.root, s);
                 let Some(base) = base else { return Ok(None) };
+                if sel.select(&base).is_none_or(|v| v.is_null()) {
+                    return Ok(None);
+                }
                 match base {
                     Cow::Borrowed(b) => element_refs(sel, b, root_pointer(sel.root, s)),
                     Cow::Owned(o) => {

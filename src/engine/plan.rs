@@ -259,6 +259,8 @@ pub enum Template {
     /// A list of the items that are present (absent items dropped); absent when empty and
     /// `omit_empty`.
     Compact(Vec<Template>, bool),
+    /// Lists joined into one (a non-list item is added as one element; absent items skipped).
+    Concat(Vec<Template>),
     /// Refuses the request: the canonical value cannot be carried to this vendor.
     Fail(String, Option<String>),
     From(Box<FromOp>),

@@ -30,7 +30,12 @@ pub async fn token<T: Transport>(
         .tokens
         .get(refused, || async {
             let null = Value::Null;
-            let today = Value::Null;
+            let today = Value::String(
+                now.as_str()
+                    .and_then(|n| n.get(..10))
+                    .unwrap_or_default()
+                    .to_string(),
+            );
             let roots = Roots {
                 input: &null,
                 path: &null,

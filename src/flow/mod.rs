@@ -11,7 +11,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::Value;
 
 use crate::canonical::operation::Operation;
-use crate::canonical::problem::{ErrorCode, FieldError, Problem};
+use crate::canonical::problem::{Direction, ErrorCode, FieldError, Problem};
 use crate::engine::eval::{EvalError, Evaluator, Roots, Scope};
 use crate::engine::plan::{Mapping, ResultPlan};
 use crate::engine::render::{RenderError, render};
@@ -54,6 +54,8 @@ pub struct OpInput {
     pub query: Value,
     /// A fixed clock for `$now`/`$today` (golden fixtures); none = the real time.
     pub now: Option<chrono::DateTime<Utc>>,
+    /// W3C `traceparent` to send with every vendor call.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -309,6 +311,7 @@ fn request_problem(e: EvalError) -> Problem {
         pointer,
         message: e.message,
     }])
+    .from_mapping(Direction::Request)
 }
 
 fn render_problem(e: RenderError, mapping: &Mapping) -> Problem {
@@ -318,15 +321,28 @@ fn render_problem(e: RenderError, mapping: &Mapping) -> Problem {
             ErrorCode::ValidationFailed,
             format!("a value for header `{h}` holds a forbidden character"),
         ),
-        RenderError::MissingPathValue(what) => Problem::new(
+        // A path value from an earlier answer: the ERP's answer lacked it.
+        RenderError::MissingPathValue(what) if !is_request_value(&what) => Problem::new(
             ErrorCode::UpstreamUnavailable,
-            format!("a value the next call needs is missing: {what}"),
+            format!("a value the next call needs is missing from the ERP's answer: {what}"),
         ),
+        RenderError::MissingPathValue(what) => Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("the request lacks a value this ERP needs in its path: {what}"),
+        )
+        .from_mapping(Direction::Request),
         other => Problem::new(
             ErrorCode::Internal,
             format!("mapping {}: {other}", mapping.file),
         ),
     }
+}
+
+fn is_request_value(selector: &str) -> bool {
+    ["$path", "$input", "$query", "$.", "$["]
+        .iter()
+        .any(|p| selector.starts_with(p))
+        || selector == "$"
 }
 
 /// The vendor's answer cannot be read into the canonical form.
@@ -335,4 +351,5 @@ fn answer_problem(e: EvalError) -> Problem {
         ErrorCode::UpstreamUnavailable,
         format!("the ERP's answer could not be read: {}", e.message),
     )
+    .from_mapping(Direction::Response)
 }

@@ -218,7 +218,7 @@ pub fn transport_problem(e: &UpstreamError, write_sent: bool, secrets: &[String]
         UpstreamError::BadUrl(_) => Problem::new(ErrorCode::Internal, detail),
     };
     if write_sent && !matches!(e, UpstreamError::Connect(_) | UpstreamError::BadUrl(_)) {
-        p.outcome = Some("unknown");
+        p.outcome_unknown = true;
     }
     p
 }

@@ -18,11 +18,14 @@ use crate::canonical::query::list_query;
 use crate::canonical::validate::{self, OPENAPI};
 use crate::engine::render::encode_segment;
 use crate::flow::{self, OpInput, OpOutput, Target};
+use crate::telemetry::metrics::metrics;
 
 /// What the log line of a request says about it.
 struct Outcome {
     route: &'static str,
     connection: String,
+    /// The connection exists (its name is a bounded metric label).
+    connection_known: bool,
     operation: &'static str,
     code: &'static str,
 }
@@ -34,10 +37,25 @@ where
 {
     let started = Instant::now();
     let request_id = request_id(&req);
+    let (trace_id, traceparent) = crate::telemetry::trace::continue_or_start(
+        req.headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let m = metrics();
+    m.in_flight.inc();
+    let generation = state
+        .snapshot
+        .load()
+        .hash
+        .get(..12)
+        .unwrap_or_default()
+        .to_string();
     let method = req.method().clone();
     let mut outcome = Outcome {
         route: "(unmatched)",
         connection: String::new(),
+        connection_known: false,
         operation: "",
         code: "",
     };
@@ -57,10 +75,16 @@ where
         Ok(Route::Order(r)) => {
             outcome.route = r.template();
             outcome.operation = r.op.name();
-            match order(&state, &r, req, &mut outcome).await {
+            match order(&state, &r, req, &mut outcome, traceparent).await {
                 Ok(resp) => finish(resp, &request_id),
                 Err(p) => {
                     outcome.code = p.code.as_str();
+                    if let (Some(direction), true) = (p.mapping_error, outcome.connection_known) {
+                        metrics()
+                            .mapping_errors
+                            .with_label_values(&[&outcome.connection, direction.as_str()])
+                            .inc();
+                    }
                     respond::problem(&p, &request_id)
                 }
             }
@@ -90,8 +114,32 @@ where
             r
         }
     };
+    m.in_flight.dec();
+    let mut response = response;
+    if let Ok(v) = http::HeaderValue::from_str(&generation) {
+        response.headers_mut().insert("x-ordergate-generation", v);
+    }
+    if !outcome.operation.is_empty() {
+        let code = if outcome.code.is_empty() {
+            "ok"
+        } else {
+            outcome.code
+        };
+        let conn = if outcome.connection_known {
+            outcome.connection.as_str()
+        } else {
+            "(unknown)"
+        };
+        m.requests
+            .with_label_values(&[conn, outcome.operation, code])
+            .inc();
+        m.request_duration
+            .with_label_values(&[conn, outcome.operation])
+            .observe(started.elapsed().as_secs_f64());
+    }
     tracing::info!(
         target: "ordergate::access",
+        trace_id = %trace_id,
         request_id = %request_id,
         method = %method,
         route = outcome.route,
@@ -131,6 +179,7 @@ async fn order<B>(
     r: &OrderRoute,
     req: Request<B>,
     outcome: &mut Outcome,
+    traceparent: String,
 ) -> Result<Answer, Problem>
 where
     B: http_body::Body<Data = Bytes> + Send,
@@ -157,6 +206,7 @@ where
             )
         })?
         .clone();
+    outcome.connection_known = true;
 
     let query = if r.op == Operation::ListOrders {
         list_query(req.uri().query()).map_err(|errors| {
@@ -181,6 +231,7 @@ where
         path,
         query,
         now: None,
+        traceparent: Some(traceparent),
     };
     let target = Target::of(&conn);
     match flow::run(&target, &conn.transport, r.op, &input).await? {

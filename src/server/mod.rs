@@ -1,6 +1,7 @@
 //! The public listener: accepts connections, serves HTTP/1.1 and HTTP/2, routes each request
 //! to `handler`, and drains in-flight requests on shutdown.
 
+pub mod admin;
 pub mod handler;
 pub mod respond;
 pub mod router;
@@ -9,6 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -20,17 +22,42 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::Snapshot;
+use crate::telemetry::metrics::metrics;
 
 /// What every request reads: the current configuration generation.
 pub struct State {
     pub snapshot: ArcSwap<Snapshot>,
+    generation: AtomicU64,
 }
 
 impl State {
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
+        let m = metrics();
+        m.generation.set(1);
+        m.config_info.with_label_values(&[&snapshot.hash]).set(1);
+        crate::telemetry::metrics::register_connections(
+            snapshot.connections.keys().map(String::as_str),
+        );
         Arc::new(State {
             snapshot: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(1),
         })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Installs a new generation; requests in flight keep the one they loaded.
+    pub fn swap(&self, next: Snapshot) -> u64 {
+        let m = metrics();
+        let new_hash = next.hash.clone();
+        let old = self.snapshot.swap(Arc::new(next));
+        let _ = m.config_info.remove_label_values(&[&old.hash]);
+        m.config_info.with_label_values(&[&new_hash]).set(1);
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        m.generation.set(g as i64);
+        g
     }
 }
 

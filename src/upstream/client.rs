@@ -36,6 +36,8 @@ impl Default for ClientOptions {
 }
 
 pub struct HttpTransport {
+    /// The connection's name: the metrics label.
+    connection: String,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// Scheme, authority and path prefix, without a trailing slash.
     base_url: String,
@@ -43,7 +45,11 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    pub fn new(base_url: &str, options: ClientOptions) -> Result<Self, UpstreamError> {
+    pub fn new(
+        connection: &str,
+        base_url: &str,
+        options: ClientOptions,
+    ) -> Result<Self, UpstreamError> {
         let base_url = base_url.trim_end_matches('/').to_string();
         let uri: Uri = base_url
             .parse()
@@ -74,6 +80,7 @@ impl HttpTransport {
             .pool_max_idle_per_host(options.pool_max_idle_per_host)
             .build(https);
         Ok(HttpTransport {
+            connection: connection.to_string(),
             client,
             base_url,
             options,
@@ -125,10 +132,33 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     async fn send(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
         let timeout = self.options.request_timeout;
-        match tokio::time::timeout(timeout, self.exchange(req)).await {
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(timeout, self.exchange(req)).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::Timeout(timeout.as_millis() as u64)),
+        };
+        let m = crate::telemetry::metrics::metrics();
+        m.upstream_duration
+            .with_label_values(&[&self.connection])
+            .observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(r) => m
+                .upstream_responses
+                .with_label_values(&[&self.connection, &r.status.to_string()])
+                .inc(),
+            Err(e) => {
+                let reason = match e {
+                    UpstreamError::Connect(_) => "connect",
+                    UpstreamError::Timeout(_) => "timeout",
+                    UpstreamError::TooLarge(_) => "too_large",
+                    UpstreamError::Io(_) | UpstreamError::BadUrl(_) => "io",
+                };
+                m.upstream_failures
+                    .with_label_values(&[&self.connection, reason])
+                    .inc();
+            }
         }
+        result
     }
 }
 

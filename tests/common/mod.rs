@@ -158,6 +158,7 @@ impl Drop for Upstream {
 /// The real binary, serving a config written to a temp folder.
 pub struct Gateway {
     pub addr: SocketAddr,
+    pub admin: SocketAddr,
     child: Child,
     pub logs: Arc<Mutex<Vec<String>>>,
     pub dir: PathBuf,
@@ -184,6 +185,8 @@ impl Gateway {
             .args([
                 "--listen",
                 "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
                 "--log-format",
                 "json",
                 "--drain-timeout",
@@ -201,19 +204,26 @@ impl Gateway {
         let (tx, rx) = std::sync::mpsc::channel();
         let logs2 = logs.clone();
         std::thread::spawn(move || {
+            let mut public = None;
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("ordergate listening on http://")
-                    && let Some(tx) = tx.take()
+                if let Some(rest) = line.strip_prefix("ordergate listening on http://") {
+                    public = Some(rest.trim().to_string());
+                }
+                if let Some(rest) = line.strip_prefix("ordergate admin on http://")
+                    && let (Some(tx), Some(p)) = (tx.take(), public.clone())
                 {
-                    let _ = tx.send(rest.trim().to_string());
+                    let _ = tx.send((p, rest.trim().to_string()));
                 }
                 logs2.lock().expect("lock").push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a.parse().expect("address"),
+        let (addr, admin) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((a, b)) => (
+                a.parse().expect("address"),
+                b.parse().expect("admin address"),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 panic!("ordergate did not start: {:?}", logs.lock().expect("lock"));
@@ -221,6 +231,7 @@ impl Gateway {
         };
         Gateway {
             addr,
+            admin,
             child,
             logs,
             dir,
@@ -229,6 +240,10 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin, path)
     }
 
     pub fn log_text(&self) -> String {

@@ -1,0 +1,5 @@
+//! Observability: Prometheus metrics (`metrics`) and W3C trace context (`trace`).
+//! Logs are `tracing` events; one structured line per request is written by the server.
+
+pub mod metrics;
+pub mod trace;

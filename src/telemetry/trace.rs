@@ -1,0 +1,72 @@
+//! W3C Trace Context: a valid incoming `traceparent` is continued (same trace id, a new span id
+//! for the gateway's call to the ERP); without one, a new trace starts.
+
+/// `00-<trace id>-<parent id>-<flags>`, checked as the W3C recommendation says.
+pub fn parse(header: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = header.trim().split('-').collect();
+    let [version, trace_id, parent_id, flags] = parts.as_slice() else {
+        return None;
+    };
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(version, 2)
+        || *version == "ff"
+        || !hex(trace_id, 32)
+        || !hex(parent_id, 16)
+        || !hex(flags, 2)
+    {
+        return None;
+    }
+    if trace_id.bytes().all(|b| b == b'0') || parent_id.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    Some((trace_id.to_string(), flags.to_string()))
+}
+
+/// Random lowercase hex (from a v4 UUID's random bits), `bytes` <= 16.
+fn random_hex(bytes: usize) -> String {
+    let text = uuid::Uuid::new_v4().simple().to_string();
+    text[..bytes * 2].to_string()
+}
+
+/// The trace id of the request and the `traceparent` to send to the ERP.
+pub fn continue_or_start(incoming: Option<&str>) -> (String, String) {
+    let (trace_id, flags) = incoming
+        .and_then(parse)
+        .unwrap_or_else(|| (random_hex(16), "01".into()));
+    let outgoing = format!("00-{trace_id}-{}-{flags}", random_hex(8));
+    (trace_id, outgoing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continues_a_valid_trace() {
+        let (trace, out) = continue_or_start(Some(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ));
+        assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(!out.contains("00f067aa0ba902b7"));
+        assert!(out.ends_with("-01"));
+    }
+
+    #[test]
+    fn starts_a_new_trace_on_garbage() {
+        for bad in [
+            "",
+            "00-xyz-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            let (trace, out) = continue_or_start(Some(bad));
+            assert_eq!(trace.len(), 32);
+            assert_eq!(out.len(), 55, "{out}");
+        }
+    }
+}
