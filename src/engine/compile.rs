@@ -1429,7 +1429,16 @@ fn status_match(node: &Node) -> R<StatusMatch> {
 }
 
 fn paging(node: &Node) -> R<Paging> {
-    check_keys(node, &["style", "default_limit", "max_limit", "first_page"])?;
+    check_keys(
+        node,
+        &[
+            "style",
+            "default_limit",
+            "max_limit",
+            "first_page",
+            "page_size",
+        ],
+    )?;
     let mut p = Paging::default();
     if let Some(s) = node.get("style") {
         p.style = match string(s, "style")?.as_str() {
@@ -1450,6 +1459,9 @@ fn paging(node: &Node) -> R<Paging> {
     }
     if let Some(n) = node.get("first_page") {
         p.first_page = uint(n, "first_page")?;
+    }
+    if let Some(n) = node.get("page_size") {
+        p.page_size = Some(uint(n, "page_size")?.max(1));
     }
     Ok(p)
 }

@@ -179,6 +179,9 @@ pub struct Paging {
     pub max_limit: u64,
     /// First page number for `$page.page` (1 or 0).
     pub first_page: u64,
+    /// The vendor's fixed page size, when the client cannot choose it: `$page.limit` is this
+    /// size, and the gateway cuts the client's page out of the vendor's.
+    pub page_size: Option<u64>,
 }
 
 impl Default for Paging {
@@ -188,6 +191,7 @@ impl Default for Paging {
             default_limit: 20,
             max_limit: 100,
             first_page: 1,
+            page_size: None,
         }
     }
 }

@@ -218,7 +218,7 @@ async fn run_inner<T: Transport>(
             total,
             next_cursor,
         } => {
-            let data = match ev.eval_owned(items, &scope).map_err(answer_problem)? {
+            let data: Vec<Value> = match ev.eval_owned(items, &scope).map_err(answer_problem)? {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(items)) => items
                     .into_iter()
@@ -247,8 +247,9 @@ async fn run_inner<T: Transport>(
                     .map_err(answer_problem)?
                     .and_then(|v| crate::engine::convert::scalar_text(&v)),
             };
+            let (data, more) = paging::window(&plan.paging, &page, data);
             let next_cursor =
-                paging::next_cursor(&plan.paging, &page, data.len(), total, vendor_cursor);
+                paging::next_cursor(&plan.paging, &page, data.len(), total, vendor_cursor, more);
             Ok(OpOutput::List {
                 data,
                 next_cursor,
