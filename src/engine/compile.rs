@@ -951,7 +951,7 @@ impl Ctx<'_> {
         let login = match node.get("login") {
             None => None,
             Some(l) => {
-                check_keys(l, &["request", "token", "expires_in"])?;
+                check_keys(l, &["request", "token", "expires_in", "accept"])?;
                 let req = l
                     .get("request")
                     .ok_or_else(|| l.err("`login:` needs `request:` (the login call)"))?;
@@ -966,6 +966,10 @@ impl Ctx<'_> {
                     request: request?,
                     token: self.template(token)?,
                     expires_in: l.get("expires_in").map(|e| self.template(e)).transpose()?,
+                    accept: match l.get("accept") {
+                        None => StatusMatch::Set(vec![StatusRange { lo: 200, hi: 299 }]),
+                        Some(a) => status_match(a)?,
+                    },
                 })
             }
         };

@@ -64,6 +64,8 @@ pub struct LoginPlan {
     pub token: Template,
     /// Seconds the token lives, evaluated on the login answer; none = until refused.
     pub expires_in: Option<Template>,
+    /// Statuses that mean the login worked (default 2xx; form logins often answer 302).
+    pub accept: StatusMatch,
 }
 
 #[derive(Debug)]

@@ -66,7 +66,7 @@ pub async fn token<T: Transport>(
                 .send(&request)
                 .await
                 .map_err(|e| normalize::transport_problem(&e, false, target.secret_values))?;
-            if !(200..300).contains(&response.status) {
+            if !login.accept.matches(response.status) {
                 let mut p = Problem::new(
                     ErrorCode::UpstreamAuthFailed,
                     format!("the ERP refused the login (HTTP {})", response.status),

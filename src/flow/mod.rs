@@ -146,13 +146,22 @@ async fn run_inner<T: Transport>(
                 {
                     break (Value::Null, None, 0, None);
                 }
-                render(
+                let mut r = render(
                     &step.request,
                     &[&mapping.headers, auth_headers],
                     &ev,
                     &scope,
                 )
-                .map_err(|e| render_problem(e, mapping))?
+                .map_err(|e| render_problem(e, mapping))?;
+                if let Some(tp) = input
+                    .traceparent
+                    .as_deref()
+                    .and_then(|t| http::HeaderValue::from_str(t).ok())
+                {
+                    r.headers
+                        .push((http::HeaderName::from_static("traceparent"), tp, false));
+                }
+                r
             };
             let is_write =
                 request.method != http::Method::GET && request.method != http::Method::HEAD;
@@ -330,6 +339,13 @@ fn render_problem(e: RenderError, mapping: &Mapping) -> Problem {
         RenderError::MissingPathValue(what) => Problem::new(
             ErrorCode::ValidationFailed,
             format!("the request lacks a value this ERP needs in its path: {what}"),
+        )
+        .from_mapping(Direction::Request),
+        // The body cannot be written in the vendor's format (e.g. a nested value in a form
+        // field, often from vendor_fields): the request cannot be sent as it is.
+        RenderError::Codec(e) => Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("the order cannot be sent to this ERP: {e}"),
         )
         .from_mapping(Direction::Request),
         other => Problem::new(

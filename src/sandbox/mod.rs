@@ -7,6 +7,7 @@
 //! `http://ADDR/<vendor>/...`.
 
 pub mod dokos;
+pub mod oneentry;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -95,6 +96,10 @@ impl Default for Sandbox {
     fn default() -> Self {
         let mut vendors: HashMap<&'static str, Mutex<Box<dyn Vendor>>> = HashMap::new();
         vendors.insert("dokos", Mutex::new(Box::new(dokos::Dokos::default())));
+        vendors.insert(
+            "oneentry",
+            Mutex::new(Box::new(oneentry::OneEntry::default())),
+        );
         Sandbox { vendors }
     }
 }
@@ -167,12 +172,15 @@ async fn answer(sandbox: &Sandbox, req: Request<Incoming>) -> Response<Full<Byte
     let reply = match Limited::new(body, 4 * 1024 * 1024).collect().await {
         Ok(b) => {
             let body = b.to_bytes();
-            tracing::debug!(target: "ordergate::sandbox", method = %parts.method, target = %target, body = %String::from_utf8_lossy(&body), "sandbox request");
+            // Requests and answers at debug; bodies (customer data) only at trace.
+            tracing::debug!(target: "ordergate::sandbox", method = %parts.method, target = %target, bytes = body.len(), "sandbox request");
+            tracing::trace!(target: "ordergate::sandbox", body = %String::from_utf8_lossy(&body), "sandbox request body");
             sandbox.dispatch(parts.method, &target, parts.headers, body)
         }
         Err(_) => SandboxReply::json(413, &serde_json::json!({"error": "body too large"})),
     };
-    tracing::debug!(target: "ordergate::sandbox", status = reply.status, body = %String::from_utf8_lossy(&reply.body), "sandbox answer");
+    tracing::debug!(target: "ordergate::sandbox", status = reply.status, bytes = reply.body.len(), "sandbox answer");
+    tracing::trace!(target: "ordergate::sandbox", body = %String::from_utf8_lossy(&reply.body), "sandbox answer body");
     let mut r = Response::new(Full::new(reply.body));
     *r.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
