@@ -8,10 +8,16 @@ use super::snapshot::{self, MappingSource, Snapshot};
 
 pub const CONFIG: &str = include_str!("embedded.yaml");
 
-pub const MAPPINGS: &[(&str, &str)] = &[(
-    "mappings/dokos.yaml",
-    include_str!("../../mappings/dokos.yaml"),
-)];
+pub const MAPPINGS: &[(&str, &str)] = &[
+    (
+        "mappings/dokos.yaml",
+        include_str!("../../mappings/dokos.yaml"),
+    ),
+    (
+        "mappings/oneentry.yaml",
+        include_str!("../../mappings/oneentry.yaml"),
+    ),
+];
 
 pub fn sources() -> Vec<MappingSource> {
     MAPPINGS

@@ -277,9 +277,7 @@ fn validate_shape(body: &Map<String, Value>) -> Vec<String> {
         }
     }
     if let Some(d) = body.get("additionalDiscountsMarkers")
-        && !d
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_string))
+        && !d.as_array().is_some_and(|a| a.iter().all(Value::is_string))
     {
         msgs.push("each value in additionalDiscountsMarkers must be a string".into());
     }
@@ -343,7 +341,9 @@ fn order_body(req: &SandboxRequest) -> Result<OrderBody, SandboxReply> {
                 if ty != *want {
                     return Err(error(
                         400,
-                        format!("formData: the field \"{marker}\" is of type \"{want}\", not \"{ty}\""),
+                        format!(
+                            "formData: the field \"{marker}\" is of type \"{want}\", not \"{ty}\""
+                        ),
                     ));
                 }
                 if *want == "string" && !f["value"].is_string() {
@@ -402,7 +402,9 @@ fn order_body(req: &SandboxRequest) -> Result<OrderBody, SandboxReply> {
         Some(s) => {
             return Err(error(
                 400,
-                format!("Order status \"{s}\" does not exist in the order storage \"{STORAGE_MARKER}\""),
+                format!(
+                    "Order status \"{s}\" does not exist in the order storage \"{STORAGE_MARKER}\""
+                ),
             ));
         }
     };
@@ -753,10 +755,17 @@ mod tests {
         assert_eq!(created["id"], json!(1));
         assert_eq!(created["totalSum"].to_string(), "59.9");
         assert!(created.get("statusIdentifier").is_none());
-        assert_eq!(created["products"][0], json!({"productId": 1, "quantity": 2}));
+        assert_eq!(
+            created["products"][0],
+            json!({"productId": 1, "quantity": 2})
+        );
         assert_eq!(created["formData"][1]["value"], "WEB-1");
 
-        let r = o.handle(&req(Method::GET, &format!("{ORDERS}/1?langCode=en_US"), Value::Null));
+        let r = o.handle(&req(
+            Method::GET,
+            &format!("{ORDERS}/1?langCode=en_US"),
+            Value::Null,
+        ));
         assert_eq!(r.status, 200);
         let read = json_of(&r);
         assert_eq!(read["totalSum"], "59.90");
@@ -779,7 +788,11 @@ mod tests {
         let mut put = order();
         put["statusIdentifier"] = json!("confirmed");
         put["couponCode"] = json!("SANDBOX10");
-        let r = o.handle(&req(Method::PUT, &format!("{ORDERS}/1?langCode=en_US"), put));
+        let r = o.handle(&req(
+            Method::PUT,
+            &format!("{ORDERS}/1?langCode=en_US"),
+            put,
+        ));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let updated = json_of(&r);
         assert_eq!(updated["statusIdentifier"], "confirmed");
@@ -788,7 +801,11 @@ mod tests {
 
         let mut put = order();
         put["statusIdentifier"] = json!("canceled");
-        let r = o.handle(&req(Method::PUT, &format!("{ORDERS}/1?langCode=en_US"), put));
+        let r = o.handle(&req(
+            Method::PUT,
+            &format!("{ORDERS}/1?langCode=en_US"),
+            put,
+        ));
         assert_eq!(r.status, 200);
         let r = o.handle(&req(Method::GET, &format!("{ORDERS}/1"), Value::Null));
         assert_eq!(json_of(&r)["statusIdentifier"], "canceled");
@@ -803,10 +820,8 @@ mod tests {
         let a = o.handle(&r);
         assert_eq!(a.status, 401);
         assert_eq!(json_of(&a)["statusCode"], json!(401));
-        r.headers.insert(
-            "authorization",
-            "Bearer expired".parse().expect("h"),
-        );
+        r.headers
+            .insert("authorization", "Bearer expired".parse().expect("h"));
         assert_eq!(o.handle(&r).status, 401);
         let mut r = req(Method::GET, ORDERS, Value::Null);
         r.headers.remove("x-app-token");
@@ -848,8 +863,12 @@ mod tests {
 
         // a langCode query on create is refused
         assert_eq!(
-            o.handle(&req(Method::POST, &format!("{ORDERS}?langCode=en_US"), order()))
-                .status,
+            o.handle(&req(
+                Method::POST,
+                &format!("{ORDERS}?langCode=en_US"),
+                order()
+            ))
+            .status,
             400
         );
 
@@ -886,8 +905,12 @@ mod tests {
             400
         );
         assert_eq!(
-            o.handle(&req(Method::GET, &format!("{ORDERS}?status=x"), Value::Null))
-                .status,
+            o.handle(&req(
+                Method::GET,
+                &format!("{ORDERS}?status=x"),
+                Value::Null
+            ))
+            .status,
             400
         );
         assert_eq!(
