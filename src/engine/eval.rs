@@ -152,7 +152,14 @@ impl<'m> Evaluator<'m> {
                 Ok(Some(Cow::Owned(Value::Array(out))))
             }
             Template::Fail(message, pointer) => {
-                Err(EvalError::new(pointer.clone(), message.clone()))
+                // `./field` points below the current focus (the line being rendered).
+                let pointer = match pointer.as_deref() {
+                    Some(rel) if rel.starts_with("./") => {
+                        s.focus_pointer.map(|base| format!("{base}/{}", &rel[2..]))
+                    }
+                    other => other.map(str::to_string),
+                };
+                Err(EvalError::new(pointer, message.clone()))
             }
             Template::From(op) => self.eval_from(op, s, depth),
             Template::Each(op) => self.eval_each(op, s, depth),
@@ -833,6 +840,16 @@ mod tests {
         assert_eq!(out["text"], json!("[3,\"x\"]"));
         assert_eq!(out["en_US"], json!([1]));
         assert_eq!(out["params"], json!([{"Colour": "red"}]));
+    }
+
+    #[test]
+    fn fail_points_below_the_current_line() {
+        let e = run(
+            "{ each: $.lines, to: { if: { gt: [$.q, 2] }, then: { fail: too many, pointer: ./q }, else: $.q } }",
+            json!({"lines": [{"q": 1}, {"q": 3}]}),
+        )
+        .expect_err("refused");
+        assert_eq!(e.pointer.as_deref(), Some("/lines/1/q"));
     }
 
     #[test]
