@@ -43,8 +43,92 @@ pub struct CaseResult {
     pub failures: Vec<String>,
 }
 
+/// Sends every request a fixture makes to a third-party validator of the vendor's API
+/// description (a Stoplight Prism mock server started with `--errors`), and reports what it
+/// finds wrong: an independent check that the mapping speaks the vendor's documented API.
+pub struct ContractCheck {
+    transport: crate::upstream::client::HttpTransport,
+}
+
+impl ContractCheck {
+    pub fn new(base_url: &str) -> Result<Self, UpstreamError> {
+        Ok(ContractCheck {
+            transport: crate::upstream::client::HttpTransport::new(
+                "contract-check",
+                base_url,
+                crate::upstream::client::ClientOptions::default(),
+            )?,
+        })
+    }
+
+    /// The validator's objections to `req`, if any.
+    async fn check(&self, req: &VendorRequest) -> Option<String> {
+        let resp = match self.transport.send(req).await {
+            Ok(r) => r,
+            Err(e) => return Some(format!("the validator did not answer: {e}")),
+        };
+        let violations = resp
+            .headers
+            .get("sl-violations")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| serde_json::from_str::<Value>(v).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        let errors: Vec<String> = violations
+            .iter()
+            .filter(|v| {
+                v.get("severity")
+                    .and_then(Value::as_str)
+                    .is_none_or(|s| s.eq_ignore_ascii_case("error"))
+            })
+            .map(|v| {
+                format!(
+                    "{} {}",
+                    v.get("location").map(|l| l.to_string()).unwrap_or_default(),
+                    v.get("message").and_then(Value::as_str).unwrap_or("")
+                )
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Some(format!(
+                "{} {}: the vendor description refuses it: {}",
+                req.method,
+                req.path_and_query,
+                errors.join("; ")
+            ));
+        }
+        if resp.status == 422
+            || resp.status == 404
+                && resp
+                    .headers
+                    .get("content-type")
+                    .is_some_and(|c| c.to_str().unwrap_or("").contains("problem"))
+        {
+            return Some(format!(
+                "{} {}: the validator answered {}: {}",
+                req.method,
+                req.path_and_query,
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            ));
+        }
+        None
+    }
+}
+
 /// Runs every fixture of the mappings found under `paths` (files or folders).
 pub async fn run_paths(paths: &[PathBuf]) -> Result<Vec<CaseResult>, Vec<String>> {
+    run_paths_checked(paths, None).await
+}
+
+/// `run_paths`, sending every vendor request to `check` too.
+pub async fn run_paths_checked(
+    paths: &[PathBuf],
+    check: Option<&ContractCheck>,
+) -> Result<Vec<CaseResult>, Vec<String>> {
     let sources = read_mappings(paths)?;
     let mappings = compile_mappings(&sources)?;
     let mut results = Vec::new();
@@ -60,7 +144,7 @@ pub async fn run_paths(paths: &[PathBuf]) -> Result<Vec<CaseResult>, Vec<String>
             .collect();
         files.sort();
         for f in files {
-            results.push(run_file(m, &f).await);
+            results.push(run_file_checked(m, &f, check).await);
         }
     }
     Ok(results)
@@ -80,6 +164,10 @@ pub fn fixture_dir(m: &Mapping) -> PathBuf {
 }
 
 pub async fn run_file(m: &Mapping, file: &Path) -> CaseResult {
+    run_file_checked(m, file, None).await
+}
+
+async fn run_file_checked(m: &Mapping, file: &Path, check: Option<&ContractCheck>) -> CaseResult {
     let name_of_file = file.display().to_string();
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
@@ -94,7 +182,7 @@ pub async fn run_file(m: &Mapping, file: &Path) -> CaseResult {
         .and_then(Node::as_str)
         .unwrap_or("(unnamed)")
         .to_string();
-    match run_case(m, &node).await {
+    match run_case(m, &node, check).await {
         Ok(failures) => CaseResult {
             file: name_of_file,
             name,
@@ -118,13 +206,14 @@ struct Exchange {
 }
 
 /// Replays recorded exchanges and notes every difference from the expected requests.
-struct Recording {
+struct Recording<'c> {
+    check: Option<&'c ContractCheck>,
     exchanges: Vec<Exchange>,
     next: Mutex<usize>,
     failures: Mutex<Vec<String>>,
 }
 
-impl Transport for Recording {
+impl Transport for Recording<'_> {
     async fn send(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
         let index = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
@@ -144,11 +233,16 @@ impl Transport for Recording {
         for diff in compare_request(&ex.expect, req) {
             self.note(format!("request #{}: {diff}", index + 1));
         }
+        if let Some(check) = self.check
+            && let Some(objection) = check.check(req).await
+        {
+            self.note(format!("request #{}: {objection}", index + 1));
+        }
         Ok(ex.reply.clone())
     }
 }
 
-impl Recording {
+impl Recording<'_> {
     fn note(&self, f: String) {
         self.failures
             .lock()
@@ -157,7 +251,11 @@ impl Recording {
     }
 }
 
-async fn run_case(m: &Mapping, node: &Node) -> Result<Vec<String>, String> {
+async fn run_case(
+    m: &Mapping,
+    node: &Node,
+    check: Option<&ContractCheck>,
+) -> Result<Vec<String>, String> {
     let op_name = node
         .get("operation")
         .and_then(Node::as_str)
@@ -258,6 +356,7 @@ async fn run_case(m: &Mapping, node: &Node) -> Result<Vec<String>, String> {
         }
     }
     let recording = Recording {
+        check,
         exchanges,
         next: Mutex::new(0),
         failures: Mutex::new(Vec::new()),

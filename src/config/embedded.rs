@@ -14,6 +14,10 @@ pub const MAPPINGS: &[(&str, &str)] = &[
         include_str!("../../mappings/dokos.yaml"),
     ),
     (
+        "mappings/enapps.yaml",
+        include_str!("../../mappings/enapps.yaml"),
+    ),
+    (
         "mappings/oneentry.yaml",
         include_str!("../../mappings/oneentry.yaml"),
     ),

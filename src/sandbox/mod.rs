@@ -7,6 +7,7 @@
 //! `http://ADDR/<vendor>/...`.
 
 pub mod dokos;
+pub mod enapps;
 pub mod oneentry;
 
 use std::collections::HashMap;
@@ -96,6 +97,7 @@ impl Default for Sandbox {
     fn default() -> Self {
         let mut vendors: HashMap<&'static str, Mutex<Box<dyn Vendor>>> = HashMap::new();
         vendors.insert("dokos", Mutex::new(Box::new(dokos::Dokos::default())));
+        vendors.insert("enapps", Mutex::new(Box::new(enapps::Enapps::default())));
         vendors.insert(
             "oneentry",
             Mutex::new(Box::new(oneentry::OneEntry::default())),
