@@ -10,12 +10,20 @@ pub const CONFIG: &str = include_str!("embedded.yaml");
 
 pub const MAPPINGS: &[(&str, &str)] = &[
     (
+        "mappings/valomnia.yaml",
+        include_str!("../../mappings/valomnia.yaml"),
+    ),
+    (
         "mappings/dokos.yaml",
         include_str!("../../mappings/dokos.yaml"),
     ),
     (
         "mappings/enapps.yaml",
         include_str!("../../mappings/enapps.yaml"),
+    ),
+    (
+        "mappings/mrdoc.yaml",
+        include_str!("../../mappings/mrdoc.yaml"),
     ),
     (
         "mappings/oneentry.yaml",

@@ -98,7 +98,10 @@ pub fn parse(
     };
     let listen = text_of("listen", &mut errors);
     let admin = text_of("admin", &mut errors);
-    let default_connection = text_of("default_connection", &mut errors);
+    // The sidecar case: the environment may name the default connection.
+    let default_connection = env("ORDERGATE_DEFAULT_CONNECTION")
+        .filter(|v| !v.is_empty())
+        .or_else(|| text_of("default_connection", &mut errors));
     let mappings = match root.get("mappings") {
         None => vec![base_dir.join("mappings")],
         Some(n) => match &n.kind {
@@ -345,6 +348,14 @@ mod tests {
         let c = parse("c.yaml", text, Path::new("."), &env).expect("parses");
         assert_eq!(c.connections[0].secrets["api_key"], "key1");
         assert_eq!(c.connections[0].request_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_environment_names_the_default_connection() {
+        let text = "default_connection: a\nconnections:\n  a: { vendor: v, base_url: \"http://x\" }\n  b: { vendor: v, base_url: \"http://y\" }\n";
+        let env = |k: &str| (k == "ORDERGATE_DEFAULT_CONNECTION").then(|| "b".to_string());
+        let c = parse("c.yaml", text, Path::new("."), &env).expect("parses");
+        assert_eq!(c.default_connection.as_deref(), Some("b"));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 pub mod dokos;
 pub mod enapps;
+pub mod mrdoc;
 pub mod oneentry;
+pub mod valomnia;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -97,7 +99,12 @@ impl Default for Sandbox {
     fn default() -> Self {
         let mut vendors: HashMap<&'static str, Mutex<Box<dyn Vendor>>> = HashMap::new();
         vendors.insert("dokos", Mutex::new(Box::new(dokos::Dokos::default())));
+        vendors.insert(
+            "valomnia",
+            Mutex::new(Box::new(valomnia::Valomnia::default())),
+        );
         vendors.insert("enapps", Mutex::new(Box::new(enapps::Enapps::default())));
+        vendors.insert("mrdoc", Mutex::new(Box::new(mrdoc::MrDoc::default())));
         vendors.insert(
             "oneentry",
             Mutex::new(Box::new(oneentry::OneEntry::default())),
