@@ -215,7 +215,13 @@ async fn serve(
         .or_else(|| snapshot.admin.clone())
         .unwrap_or_else(|| "127.0.0.1:9090".to_string());
     let connections: Vec<String> = snapshot.connections.keys().cloned().collect();
-    let state = crate::server::State::new(snapshot);
+    let store = idempotency_store(&snapshot.idempotency).await?;
+    let policy = crate::idempotency::Policy {
+        ttl: snapshot.idempotency.ttl,
+        stale_after: snapshot.idempotency.stale_after,
+    };
+    tracing::info!(store = store.kind(), "idempotency keys");
+    let state = crate::server::State::with_store(snapshot, store, policy);
     let reloader = crate::reload::Reloader::new(config.clone(), state.clone());
     let (listener, local) = crate::server::bind(&addr)
         .await
@@ -234,6 +240,26 @@ async fn serve(
     eprintln!("ordergate admin on http://{admin_local}");
     crate::server::serve(listener, state, shutdown_signal(), drain).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The idempotency key store the config names (kept across reloads).
+async fn idempotency_store(
+    c: &crate::config::file::IdempotencyConfig,
+) -> anyhow::Result<crate::idempotency::Store> {
+    use crate::config::file::IdempotencyStore;
+    use crate::idempotency::{Store, disk::DiskStore, redis::RedisStore};
+    Ok(match &c.store {
+        IdempotencyStore::Memory => Store::Memory(Default::default()),
+        IdempotencyStore::Disk(path) => Store::Disk(
+            DiskStore::open(path)
+                .with_context(|| format!("cannot open the idempotency store {}", path.display()))?,
+        ),
+        IdempotencyStore::Redis(url) => Store::Redis(
+            RedisStore::connect(url)
+                .await
+                .context("cannot connect to the Redis idempotency store")?,
+        ),
+    })
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod flow;
 pub mod golden;
+pub mod idempotency;
 pub mod reload;
 pub mod sandbox;
 pub mod server;

@@ -21,7 +21,33 @@ pub struct ConfigFile {
     /// Mapping files or folders of mapping files.
     pub mappings: Vec<PathBuf>,
     pub limits: Limits,
+    pub idempotency: IdempotencyConfig,
     pub connections: Vec<ConnectionConfig>,
+}
+
+/// Where idempotency keys are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyStore {
+    Memory,
+    Disk(PathBuf),
+    Redis(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyConfig {
+    pub store: IdempotencyStore,
+    pub ttl: Duration,
+    pub stale_after: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        IdempotencyConfig {
+            store: IdempotencyStore::Memory,
+            ttl: Duration::from_secs(24 * 3600),
+            stale_after: Duration::from_secs(120),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,9 +79,11 @@ pub struct ConnectionConfig {
 
 const TOP: &[&str] = &[
     "listen",
+    "admin",
     "default_connection",
     "mappings",
     "limits",
+    "idempotency",
     "connections",
 ];
 const CONN: &[&str] = &["vendor", "base_url", "secrets", "settings", "timeouts"];
@@ -139,6 +167,13 @@ pub fn parse(
             }
         }
     }
+    let idempotency = match root.get("idempotency") {
+        None => IdempotencyConfig::default(),
+        Some(n) => idempotency(n, base_dir, env).unwrap_or_else(|e| {
+            errors.push(e);
+            IdempotencyConfig::default()
+        }),
+    };
     let mut connections = Vec::new();
     match root.get("connections") {
         None => errors
@@ -188,8 +223,60 @@ pub fn parse(
         default_connection,
         mappings,
         limits,
+        idempotency,
         connections,
     })
+}
+
+/// `idempotency: { store: memory | disk | redis, path: keys.redb, url: redis://..., ttl: 24h }`
+fn idempotency(
+    node: &Node,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<IdempotencyConfig, LocError> {
+    let mut c = IdempotencyConfig::default();
+    for (k, _) in node.as_map().unwrap_or_default() {
+        if !["store", "path", "url", "ttl", "stale_after"].contains(&k.name.as_str()) {
+            return Err(LocError::new(
+                &k.loc,
+                format!(
+                    "unknown key `{}`; expected store, path, url, ttl or stale_after",
+                    k.name
+                ),
+            ));
+        }
+    }
+    let text = |key: &str| -> Result<Option<String>, LocError> {
+        match node.get(key) {
+            None => Ok(None),
+            Some(n) => match resolve_value(n, base_dir, env)? {
+                Value::String(s) => Ok(Some(s)),
+                _ => Err(n.err(format!("`{key}` is a string"))),
+            },
+        }
+    };
+    c.store = match text("store")?.as_deref() {
+        None | Some("memory") => IdempotencyStore::Memory,
+        Some("disk") => IdempotencyStore::Disk(
+            base_dir.join(text("path")?.unwrap_or_else(|| "ordergate-keys.redb".into())),
+        ),
+        Some("redis") => IdempotencyStore::Redis(
+            text("url")?
+                .ok_or_else(|| node.err("`store: redis` needs `url:` (redis://host:6379)"))?,
+        ),
+        Some(other) => {
+            return Err(node.err(format!(
+                "unknown idempotency store `{other}`; expected memory, disk or redis"
+            )));
+        }
+    };
+    if let Some(t) = node.get("ttl") {
+        c.ttl = duration(t)?;
+    }
+    if let Some(t) = node.get("stale_after") {
+        c.stale_after = duration(t)?;
+    }
+    Ok(c)
 }
 
 pub fn valid_name(name: &str) -> bool {

@@ -38,6 +38,7 @@ pub struct Snapshot {
     pub admin: Option<String>,
     pub default_connection: Option<String>,
     pub limits: Limits,
+    pub idempotency: super::file::IdempotencyConfig,
     pub mappings: BTreeMap<String, Arc<Mapping>>,
     pub connections: BTreeMap<String, Arc<Connection>>,
 }
@@ -245,6 +246,7 @@ pub fn build(
         admin: config.admin.clone(),
         default_connection: config.default_connection.clone(),
         limits: config.limits.clone(),
+        idempotency: config.idempotency.clone(),
         mappings,
         connections,
     })

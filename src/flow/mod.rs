@@ -197,14 +197,19 @@ async fn run_inner<T: Transport>(
                     });
             if let Some(mut p) = problem {
                 p.retry_after = retry_after;
+                // A write answered with a server error may have been applied before it failed.
+                p.outcome_unknown |= write_sent && status >= 500;
                 return Err(p);
             }
         }
         if let Some(e) = decode_error {
-            return Err(Problem::new(
+            let mut p = Problem::new(
                 ErrorCode::UpstreamUnavailable,
                 format!("step `{}`: {e}", step.name),
-            ));
+            );
+            // The ERP accepted a write but its answer is unreadable: it may have applied it.
+            p.outcome_unknown = write_sent;
+            return Err(p);
         }
         steps[step.slot] = answer;
         last = Some(step.slot);

@@ -90,6 +90,9 @@ enum Format {
 /// One complaint about a document: the attribute (the article's name, `products.price`) and why.
 type Problem = (String, String);
 
+/// One list filter on a stored document.
+type Filter = Box<dyn Fn(&Value) -> bool>;
+
 pub struct MrDoc {
     orders: Vec<Value>,
     /// (contract id, contractor id)
@@ -161,7 +164,14 @@ fn reply(fmt: Format, status: u16, body: &Value) -> SandboxReply {
 /// XML one text per attribute).
 fn rejected(fmt: Format, status: u16, error: &str, problems: &[Problem]) -> SandboxReply {
     let mut body = Map::new();
-    body.insert("error".into(), json!(error));
+    // The message names what is wrong too (the gateway shows `error` as the problem's detail).
+    let message = if problems.is_empty() {
+        error.to_string()
+    } else {
+        let details: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
+        format!("{error}: {}", details.join("; "))
+    };
+    body.insert("error".into(), json!(message));
     if !problems.is_empty() {
         let mut errors = Map::new();
         for (attr, msg) in problems {
@@ -1034,7 +1044,7 @@ impl MrDoc {
         let mut problems = Vec::new();
         let mut limit = 50usize;
         let mut offset = 0usize;
-        let mut keep: Vec<Box<dyn Fn(&Value) -> bool>> = Vec::new();
+        let mut keep: Vec<Filter> = Vec::new();
         let mut keys: Vec<&String> = req.query.keys().collect();
         keys.sort();
         for k in keys {
@@ -1332,7 +1342,12 @@ mod tests {
         ));
         assert_eq!(r.status, 400);
         let e = body(&r);
-        assert_eq!(e["error"], "Ошибка при сохранении документа");
+        assert!(
+            e["error"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Ошибка при сохранении документа: Покупатель")),
+            "{e}"
+        );
         assert_eq!(
             e["errors"]["contractor_id"][0],
             "Покупатель с идентификатором 404 не найден"

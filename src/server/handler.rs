@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use super::State;
 use super::respond::{self, Body};
 use super::router::{self, OrderRoute, Route, RouteError};
+use super::writes::{self, Answer};
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::{ErrorCode, FieldError, Problem};
 use crate::canonical::query::list_query;
 use crate::canonical::validate::{self, OPENAPI};
-use crate::engine::render::encode_segment;
-use crate::flow::{self, OpInput, OpOutput, Target};
+use crate::flow::OpInput;
 use crate::telemetry::metrics::metrics;
 
 /// What the log line of a request says about it.
@@ -153,13 +153,6 @@ where
     response
 }
 
-/// The canonical answer of a successful operation.
-enum Answer {
-    Created(Value, String),
-    Ok(Value),
-    NoContent,
-}
-
 fn finish(a: Answer, request_id: &str) -> Response<Body> {
     match a {
         Answer::Created(order, location) => {
@@ -171,6 +164,14 @@ fn finish(a: Answer, request_id: &str) -> Response<Body> {
         }
         Answer::Ok(v) => respond::json(200, &v, request_id),
         Answer::NoContent => respond::empty(204, request_id),
+        Answer::Replay(stored) => {
+            let mut r = respond::replay(&stored, request_id);
+            r.headers_mut().insert(
+                "idempotency-replayed",
+                http::HeaderValue::from_static("true"),
+            );
+            r
+        }
     }
 }
 
@@ -219,6 +220,7 @@ where
     } else {
         Value::Null
     };
+    let idempotency_key = idempotency_key(&req)?;
     let body = read_body(req, r.op, snapshot.limits.max_body_bytes).await?;
     validate::check_body(r.op, &body)?;
     let path = match (&r.id, &r.external_ref) {
@@ -233,31 +235,27 @@ where
         now: None,
         traceparent: Some(traceparent),
     };
-    let target = Target::of(&conn);
-    match flow::run(&target, &conn.transport, r.op, &input).await? {
-        OpOutput::Empty => Ok(Answer::NoContent),
-        OpOutput::List {
-            data,
-            next_cursor,
-            total,
-        } => Ok(Answer::Ok(json!({
-            "data": data,
-            "next_cursor": next_cursor,
-            "total": total,
-        }))),
-        OpOutput::Order(order) if r.op == Operation::CreateOrder => {
-            let id = order.get("id").and_then(Value::as_str).unwrap_or_default();
-            let location = match &r.connection {
-                Some(c) => format!(
-                    "/v1/connections/{}/orders/{}",
-                    encode_segment(c),
-                    encode_segment(id)
-                ),
-                None => format!("/v1/orders/{}", encode_segment(id)),
-            };
-            Ok(Answer::Created(order, location))
+    writes::run(state, &conn, r, &input, idempotency_key.as_deref()).await
+}
+
+/// The `Idempotency-Key` header, checked: 1 to 255 visible ASCII characters.
+fn idempotency_key<B>(req: &Request<B>) -> Result<Option<String>, Problem> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_string()))
         }
-        OpOutput::Order(order) => Ok(Answer::Ok(order)),
+        _ => Err(Problem::new(
+            ErrorCode::ValidationFailed,
+            "Idempotency-Key: 1 to 255 visible ASCII characters",
+        )
+        .with_status(400)
+        .with_errors(vec![FieldError {
+            pointer: String::new(),
+            message: "invalid Idempotency-Key header".into(),
+        }])),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod handler;
 pub mod respond;
 pub mod router;
+pub mod writes;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,10 +29,30 @@ use crate::telemetry::metrics::metrics;
 pub struct State {
     pub snapshot: ArcSwap<Snapshot>,
     generation: AtomicU64,
+    /// Kept across reloads: keys in flight must outlive a configuration generation.
+    pub idempotency: crate::idempotency::Store,
+    pub idempotency_policy: crate::idempotency::Policy,
 }
 
 impl State {
+    /// A state with the in-memory key store (tests, dry runs).
     pub fn new(snapshot: Snapshot) -> Arc<Self> {
+        let policy = crate::idempotency::Policy {
+            ttl: snapshot.idempotency.ttl,
+            stale_after: snapshot.idempotency.stale_after,
+        };
+        State::with_store(
+            snapshot,
+            crate::idempotency::Store::Memory(Default::default()),
+            policy,
+        )
+    }
+
+    pub fn with_store(
+        snapshot: Snapshot,
+        store: crate::idempotency::Store,
+        policy: crate::idempotency::Policy,
+    ) -> Arc<Self> {
         let m = metrics();
         m.generation.set(1);
         m.config_info.with_label_values(&[&snapshot.hash]).set(1);
@@ -41,6 +62,8 @@ impl State {
         Arc::new(State {
             snapshot: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
+            idempotency: store,
+            idempotency_policy: policy,
         })
     }
 

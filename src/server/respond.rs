@@ -29,6 +29,27 @@ pub fn empty(status: u16, request_id: &str) -> Response<Body> {
     r
 }
 
+/// An answer stored under an `Idempotency-Key`, as it was first given.
+pub fn replay(a: &crate::idempotency::StoredAnswer, request_id: &str) -> Response<Body> {
+    let mut r = build(
+        a.status,
+        &a.content_type,
+        Bytes::from(a.body.clone()),
+        request_id,
+    );
+    if a.status == 204 {
+        r.headers_mut().remove(header::CONTENT_TYPE);
+    }
+    if let Some(loc) = a
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        r.headers_mut().insert(header::LOCATION, loc);
+    }
+    r
+}
+
 pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
     let body = p.to_json(request_id);
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());

@@ -1,0 +1,118 @@
+//! Replays every checked-in fuzz input on stable, without libFuzzer: the seed corpora
+//! (`fuzz/corpus/<target>/`) and every crash found so far (`fuzz/regressions/<target>/`), each
+//! through the same code as its fuzz target (`fuzz/src/lib.rs`, included below). See
+//! fuzz/README.md for how a crash becomes a regression test.
+
+#[allow(dead_code)]
+#[path = "../fuzz/src/lib.rs"]
+mod harness;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+/// Crashes found by fuzzing and not fixed yet: (target, file under fuzz/regressions/<target>/).
+/// Each has an `#[ignore]`d test below; `every_regression_input` skips them until the fix lands
+/// (then remove the entry and the `#[ignore]`).
+const OPEN_CRASHES: &[(&str, &str)] = &[];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// Every input file of `<fuzz>/<kind>/<target>/`, as (target, path).
+fn inputs(kind: &str) -> Vec<(&'static str, PathBuf)> {
+    let mut out = Vec::new();
+    let root = fuzz_dir().join(kind);
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    for dir in dirs.flatten() {
+        let name = dir.file_name().to_string_lossy().into_owned();
+        let target = harness::TARGETS
+            .iter()
+            .copied()
+            .find(|t| *t == name)
+            .unwrap_or_else(|| panic!("{}: no fuzz target is named {name}", root.display()));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .expect("readable")
+            .flatten()
+            .map(|f| f.path())
+            .filter(|p| p.is_file() && !is_note(p))
+            .collect();
+        files.sort();
+        out.extend(files.into_iter().map(|p| (target, p)));
+    }
+    out.sort();
+    out
+}
+
+/// README.md / .gitkeep beside the inputs are not inputs.
+fn is_note(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.starts_with('.') || name.ends_with(".md")
+}
+
+fn is_open_crash(target: &str, file: &Path) -> bool {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    OPEN_CRASHES.iter().any(|(t, f)| *t == target && *f == name)
+}
+
+/// Runs each input, collecting every panic instead of stopping at the first.
+fn replay(kind: &str, min: usize) {
+    let inputs = inputs(kind);
+    assert!(
+        inputs.len() >= min,
+        "fuzz/{kind}/ holds {} inputs, expected at least {min}",
+        inputs.len()
+    );
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (target, path) in &inputs {
+        if is_open_crash(target, path) {
+            continue;
+        }
+        let data = std::fs::read(path).expect("readable input");
+        ran += 1;
+        if catch_unwind(AssertUnwindSafe(|| harness::run_target(target, &data))).is_err() {
+            failures.push(format!("{target}: {}", path.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} inputs panicked:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_seed_input_runs_without_a_panic() {
+    replay("corpus", 100);
+}
+
+#[test]
+fn every_regression_input_runs_without_a_panic() {
+    replay("regressions", 0);
+}
+
+#[test]
+fn every_target_has_a_seed_corpus() {
+    for target in harness::TARGETS {
+        let dir = fuzz_dir().join("corpus").join(target);
+        let n = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().filter(|f| !is_note(&f.path())).count())
+            .unwrap_or(0);
+        assert!(n > 0, "{} is empty", dir.display());
+    }
+}
+
+/// Runs one open crash by itself (it may panic or abort).
+#[allow(dead_code)]
+fn crash(target: &str, file: &str) {
+    let path = fuzz_dir().join("regressions").join(target).join(file);
+    let data = std::fs::read(&path).expect("the crash input is checked in");
+    assert!(
+        harness::run_target(target, &data),
+        "unknown target {target}"
+    );
+}
