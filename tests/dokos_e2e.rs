@@ -397,7 +397,10 @@ async fn connections_and_openapi_are_served() {
     let c = &a.json()["data"][0];
     assert_eq!(c["name"], "dokos");
     assert_eq!(c["vendor"], "dokos");
-    assert_eq!(c["operations"].as_array().map(Vec::len), Some(8));
+    assert!(
+        c["operations"].as_array().is_some_and(|o| o.len() >= 8),
+        "{c}"
+    );
     let a = http.get(&gw.url("/openapi.json")).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.json()["openapi"], "3.1.0");

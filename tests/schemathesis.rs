@@ -37,6 +37,8 @@ async fn the_contract_holds_under_generated_requests_on_every_connection() {
         "confirm_order",
         "cancel_order",
         "delete_order",
+        "create_invoice",
+        "record_payment",
     ];
     // Each connection is tested on the operations its mapping supports; the others answer
     // 501 operation_not_supported by contract (a 5xx that is not a server error).

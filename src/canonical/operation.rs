@@ -12,10 +12,14 @@ pub enum Operation {
     ConfirmOrder,
     CancelOrder,
     DeleteOrder,
+    /// Extension: make an invoice from an order.
+    CreateInvoice,
+    /// Extension: record a payment against an order.
+    RecordPayment,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 10] = [
         Operation::CreateOrder,
         Operation::GetOrder,
         Operation::GetOrderByRef,
@@ -24,6 +28,8 @@ impl Operation {
         Operation::ConfirmOrder,
         Operation::CancelOrder,
         Operation::DeleteOrder,
+        Operation::CreateInvoice,
+        Operation::RecordPayment,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +42,8 @@ impl Operation {
             Operation::ConfirmOrder => "confirm_order",
             Operation::CancelOrder => "cancel_order",
             Operation::DeleteOrder => "delete_order",
+            Operation::CreateInvoice => "create_invoice",
+            Operation::RecordPayment => "record_payment",
         }
     }
 
@@ -46,7 +54,7 @@ impl Operation {
     /// What the operation answers on success.
     pub fn success_status(self) -> u16 {
         match self {
-            Operation::CreateOrder => 201,
+            Operation::CreateOrder | Operation::CreateInvoice | Operation::RecordPayment => 201,
             Operation::DeleteOrder => 204,
             _ => 200,
         }
@@ -54,7 +62,10 @@ impl Operation {
 
     /// Whether the operation takes a canonical JSON body.
     pub fn takes_body(self) -> bool {
-        matches!(self, Operation::CreateOrder | Operation::UpdateOrder)
+        matches!(
+            self,
+            Operation::CreateOrder | Operation::UpdateOrder | Operation::RecordPayment
+        )
     }
 
     /// Whether the operation changes the ERP's state.

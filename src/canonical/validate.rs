@@ -18,11 +18,13 @@ pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 pub enum Body {
     Create,
     Update,
+    Payment,
 }
 
 struct Validators {
     create: Validator,
     update: Validator,
+    payment: Validator,
 }
 
 fn validators() -> &'static Validators {
@@ -44,6 +46,7 @@ fn validators() -> &'static Validators {
         Validators {
             create: build("OrderCreate"),
             update: build("OrderUpdate"),
+            payment: build("PaymentCreate"),
         }
     })
 }
@@ -59,6 +62,7 @@ pub fn validate(body: &Value, which: Body) -> Vec<FieldError> {
     let validator = match which {
         Body::Create => &v.create,
         Body::Update => &v.update,
+        Body::Payment => &v.payment,
     };
     let mut errors: Vec<FieldError> = validator
         .iter_errors(body)
@@ -83,6 +87,7 @@ pub fn check_body(
     let which = match op {
         Operation::CreateOrder => Body::Create,
         Operation::UpdateOrder => Body::Update,
+        Operation::RecordPayment => Body::Payment,
         _ => return Ok(()),
     };
     let errors = validate(body, which);

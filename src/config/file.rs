@@ -54,6 +54,10 @@ impl Default for IdempotencyConfig {
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_response_bytes: usize,
+    /// Request line and headers together (431 above).
+    pub max_header_bytes: usize,
+    /// A client that has not sent its whole header by then is disconnected.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +65,8 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 1024 * 1024,
             max_response_bytes: 8 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -157,10 +163,15 @@ pub fn parse(
             match (k.name.as_str(), n) {
                 ("max_body_bytes", Some(n)) => limits.max_body_bytes = n as usize,
                 ("max_response_bytes", Some(n)) => limits.max_response_bytes = n as usize,
+                ("max_header_bytes", Some(n)) => limits.max_header_bytes = (n as usize).max(8192),
+                ("header_read_timeout", _) => match duration(v) {
+                    Ok(d) => limits.header_read_timeout = d,
+                    Err(e) => errors.push(e),
+                },
                 _ => errors.push(LocError::new(
                     &k.loc,
                     format!(
-                        "`{}`: expected max_body_bytes or max_response_bytes with a whole number",
+                        "`{}`: expected max_body_bytes, max_response_bytes or max_header_bytes (whole numbers) or header_read_timeout (a duration)",
                         k.name
                     ),
                 )),

@@ -163,6 +163,7 @@ fn finish(a: Answer, request_id: &str) -> Response<Body> {
             r
         }
         Answer::Ok(v) => respond::json(200, &v, request_id),
+        Answer::Made(v) => respond::json(201, &v, request_id),
         Answer::NoContent => respond::empty(204, request_id),
         Answer::Replay(stored) => {
             let mut r = respond::replay(&stored, request_id);

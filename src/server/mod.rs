@@ -92,7 +92,17 @@ pub async fn serve(
     drain: Duration,
 ) {
     crate::canonical::validate::warm_up();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let limits = state.snapshot.load().limits.clone();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(limits.max_header_bytes as u32);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

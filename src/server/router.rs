@@ -42,6 +42,10 @@ impl OrderRoute {
             (Operation::ConfirmOrder, false) => "/v1/orders/{id}/confirm",
             (Operation::CancelOrder, true) => "/v1/connections/{connection}/orders/{id}/cancel",
             (Operation::CancelOrder, false) => "/v1/orders/{id}/cancel",
+            (Operation::CreateInvoice, true) => "/v1/connections/{connection}/orders/{id}/invoice",
+            (Operation::CreateInvoice, false) => "/v1/orders/{id}/invoice",
+            (Operation::RecordPayment, true) => "/v1/connections/{connection}/orders/{id}/payments",
+            (Operation::RecordPayment, false) => "/v1/orders/{id}/payments",
             (_, true) => "/v1/connections/{connection}/orders/{id}",
             (_, false) => "/v1/orders/{id}",
         }
@@ -118,7 +122,9 @@ fn orders(method: &Method, conn: Option<&str>, rest: &[&str]) -> Result<Route, R
         ([id, "cancel"], &Method::POST) if !id.is_empty() => {
             make(Operation::CancelOrder, Some(id), None)
         }
-        ([_, "confirm" | "cancel"], _) => Err(RouteError::MethodNotAllowed("POST")),
+        ([_, "confirm" | "cancel" | "invoice" | "payments"], _) => {
+            Err(RouteError::MethodNotAllowed("POST"))
+        }
         _ => Err(RouteError::NotFound),
     }
 }

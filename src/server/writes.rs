@@ -24,6 +24,8 @@ pub enum Answer {
     Created(Value, String),
     Ok(Value),
     NoContent,
+    /// A 201 without a `Location` (an invoice or a payment made from an order).
+    Made(Value),
     /// The stored answer of an earlier request with the same `Idempotency-Key`.
     Replay(StoredAnswer),
 }
@@ -209,6 +211,7 @@ fn answer(conn: &Connection, r: &OrderRoute, out: OpOutput) -> Answer {
             total,
         } => Answer::Ok(json!({"data": data, "next_cursor": next_cursor, "total": total})),
         OpOutput::Order(order) if r.op == Operation::CreateOrder => created(conn, r, order),
+        OpOutput::Order(made) if r.op.success_status() == 201 => Answer::Made(made),
         OpOutput::Order(order) => Answer::Ok(order),
     }
 }
@@ -243,6 +246,7 @@ fn stored(a: &Answer) -> StoredAnswer {
         Answer::Created(v, loc) => (201, v.to_string(), Some(loc.clone())),
         Answer::Ok(v) => (200, v.to_string(), None),
         Answer::NoContent => (204, String::new(), None),
+        Answer::Made(v) => (201, v.to_string(), None),
         Answer::Replay(s) => return s.clone(),
     };
     StoredAnswer {
