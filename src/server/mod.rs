@@ -54,6 +54,7 @@ impl State {
         policy: crate::idempotency::Policy,
     ) -> Arc<Self> {
         let m = metrics();
+        crate::telemetry::metrics::init();
         m.generation.set(1);
         m.config_info.with_label_values(&[&snapshot.hash]).set(1);
         crate::telemetry::metrics::register_connections(

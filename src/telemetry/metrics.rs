@@ -147,6 +147,13 @@ pub fn metrics() -> &'static Metrics {
     M.get_or_init(|| build().expect("metric definitions are valid"))
 }
 
+/// Series that exist from the start, so dashboards and alerts see zeros, not gaps.
+pub fn init() {
+    let m = metrics();
+    m.reloads.with_label_values(&["success"]);
+    m.reloads.with_label_values(&["failure"]);
+}
+
 /// Prepares the label sets of every connection, so their series exist from the start.
 pub fn register_connections<'a>(names: impl Iterator<Item = &'a str>) {
     let m = metrics();
