@@ -81,6 +81,7 @@ pub struct ConnectionConfig {
     pub settings: Map<String, Value>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub resilience: crate::upstream::resilience::ResilienceOptions,
 }
 
 const TOP: &[&str] = &[
@@ -92,7 +93,14 @@ const TOP: &[&str] = &[
     "idempotency",
     "connections",
 ];
-const CONN: &[&str] = &["vendor", "base_url", "secrets", "settings", "timeouts"];
+const CONN: &[&str] = &[
+    "vendor",
+    "base_url",
+    "secrets",
+    "settings",
+    "timeouts",
+    "resilience",
+];
 
 /// Parses config text; `env` resolves `${VAR}` references.
 pub fn parse(
@@ -369,10 +377,18 @@ fn connection(
             }
         }
     }
+    let resilience = match node.get("resilience") {
+        None => Default::default(),
+        Some(r) => resilience(r).unwrap_or_else(|e| {
+            errors.push(e);
+            Default::default()
+        }),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(ConnectionConfig {
+        resilience,
         name: name.to_string(),
         line: node.loc.line,
         vendor: vendor.unwrap_or_default(),
@@ -382,6 +398,42 @@ fn connection(
         connect_timeout,
         request_timeout,
     })
+}
+
+/// `resilience: { retries, backoff, backoff_max, retry_budget_percent, max_concurrency,
+/// queue_timeout, rate_limit, circuit_failures, circuit_open_for }`
+fn resilience(node: &Node) -> Result<crate::upstream::resilience::ResilienceOptions, LocError> {
+    let mut o = crate::upstream::resilience::ResilienceOptions::default();
+    let count = |v: &Node, what: &str| -> Result<u64, LocError> {
+        v.to_json()
+            .as_u64()
+            .ok_or_else(|| v.err(format!("`{what}` is a whole number")))
+    };
+    for (k, v) in node.as_map().unwrap_or_default() {
+        match k.name.as_str() {
+            "retries" => o.retries = count(v, "retries")?.min(10) as u32,
+            "backoff" => o.backoff_base = duration(v)?,
+            "backoff_max" => o.backoff_max = duration(v)?,
+            "retry_budget_percent" => {
+                o.retry_budget_percent =
+                    (count(v, "retry_budget_percent")?.min(100) as f32) / 100.0;
+            }
+            "max_concurrency" => o.max_concurrency = count(v, "max_concurrency")?.max(1) as usize,
+            "queue_timeout" => o.queue_timeout = duration(v)?,
+            "rate_limit" => o.rate_limit = Some(count(v, "rate_limit (calls per second)")? as u32),
+            "circuit_failures" => o.circuit_failures = count(v, "circuit_failures")?.max(1) as u32,
+            "circuit_open_for" => o.circuit_open_for = duration(v)?,
+            other => {
+                return Err(LocError::new(
+                    &k.loc,
+                    format!(
+                        "unknown resilience key `{other}`; expected retries, backoff, backoff_max, retry_budget_percent, max_concurrency, queue_timeout, rate_limit, circuit_failures or circuit_open_for"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// `250ms`, `5s`, `2m`, or a number of milliseconds.

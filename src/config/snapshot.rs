@@ -210,6 +210,7 @@ pub fn build(
         let options = ClientOptions {
             connect_timeout: c.connect_timeout,
             request_timeout: c.request_timeout,
+            resilience: c.resilience.clone(),
             max_response_bytes: config.limits.max_response_bytes,
             ..ClientOptions::default()
         };

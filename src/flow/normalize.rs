@@ -216,8 +216,23 @@ pub fn transport_problem(e: &UpstreamError, write_sent: bool, secrets: &[String]
             Problem::new(ErrorCode::UpstreamUnavailable, detail)
         }
         UpstreamError::BadUrl(_) => Problem::new(ErrorCode::Internal, detail),
+        UpstreamError::Refused(crate::upstream::resilience::Refusal::Throttled) => {
+            let mut p = Problem::new(ErrorCode::RateLimited, detail);
+            p.retry_after = Some(1);
+            p
+        }
+        UpstreamError::Refused(_) => {
+            let mut p = Problem::new(ErrorCode::UpstreamUnavailable, detail).with_status(503);
+            p.retry_after = Some(1);
+            p
+        }
     };
-    if write_sent && !matches!(e, UpstreamError::Connect(_) | UpstreamError::BadUrl(_)) {
+    if write_sent
+        && !matches!(
+            e,
+            UpstreamError::Connect(_) | UpstreamError::BadUrl(_) | UpstreamError::Refused(_)
+        )
+    {
         p.outcome_unknown = true;
     }
     p

@@ -27,7 +27,7 @@ pub fn page(p: &Paging, query: &Value) -> Result<Value, Problem> {
         return Ok(json!({
             "limit": size,
             "offset": offset - offset % size,
-            "page": p.first_page + offset / size,
+            "page": p.first_page.saturating_add(offset / size),
             "cursor": vendor_cursor,
             "skip": offset % size,
             "requested": limit,
@@ -37,7 +37,7 @@ pub fn page(p: &Paging, query: &Value) -> Result<Value, Problem> {
     Ok(json!({
         "limit": limit,
         "offset": offset,
-        "page": p.first_page + offset / limit,
+        "page": p.first_page.saturating_add(offset / limit),
         "cursor": vendor_cursor,
     }))
 }
@@ -78,7 +78,7 @@ pub fn next_cursor(
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             let limit = page.get("limit").and_then(Value::as_u64).unwrap_or(1);
-            let next = offset + returned as u64;
+            let next = offset.saturating_add(returned as u64);
             let more = match (total, more) {
                 (Some(t), _) => next < t,
                 (None, Some(m)) => m,

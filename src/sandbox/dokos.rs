@@ -1,7 +1,9 @@
 //! A simulated Dokos (Frappe / ERPNext) site: Sales Orders through `/api/resource/Sales Order`
-//! and `frappe.client.submit` / `cancel`, with Frappe's envelopes (`data`, `message`), statuses
-//! (417 for validation errors, 404, 409, 401/403) and error bodies (`exc_type`,
-//! `_server_messages`), as recorded from a real Frappe 15 server.
+//! and `frappe.client.submit` / `cancel`, invoices and payments through ERPNext's
+//! `make_sales_invoice` / `get_payment_entry` and `/api/resource/Sales Invoice` / `Payment Entry`,
+//! with Frappe's envelopes (`data`, `message`), statuses (417 for validation errors, 404, 409,
+//! 401/403) and error bodies (`exc_type`, `_server_messages`), as recorded from a real Frappe 15
+//! server.
 
 use std::str::FromStr;
 
@@ -12,10 +14,26 @@ use serde_json::{Map, Value, json};
 use super::{SANDBOX_KEY, SANDBOX_SECRET, SandboxReply, SandboxRequest, Vendor};
 
 const RESOURCE: &str = "/api/resource/Sales%20Order";
+const INVOICES: &str = "/api/resource/Sales%20Invoice";
+const PAYMENTS: &str = "/api/resource/Payment%20Entry";
+const MAKE_INVOICE: &str =
+    "/api/method/erpnext.selling.doctype.sales_order.sales_order.make_sales_invoice";
+const GET_PAYMENT: &str =
+    "/api/method/erpnext.accounts.doctype.payment_entry.payment_entry.get_payment_entry";
+/// The Mode of Payment records ERPNext installs.
+const MODES: &[&str] = &[
+    "Cash",
+    "Bank Draft",
+    "Cheque",
+    "Credit Card",
+    "Wire Transfer",
+];
 
 #[derive(Default)]
 pub struct Dokos {
     orders: Vec<Value>,
+    invoices: Vec<Value>,
+    payments: Vec<Value>,
     next: u32,
     clock: u32,
 }
@@ -204,7 +222,7 @@ impl Dokos {
             "conversion_rate": 1.0, "items": lines,
             "net_total": float(total), "total_taxes_and_charges": 0.0, "discount_amount": 0.0,
             "grand_total": float(total), "advance_paid": 0.0,
-            "delivery_status": "Not Delivered", "billing_status": "Not Billed",
+            "delivery_status": "Not Delivered", "billing_status": "Not Billed", "per_billed": 0.0,
             "creation": now, "modified": now,
         });
         if let Value::Object(e) = extra {
@@ -355,6 +373,20 @@ impl Dokos {
                 "Cannot cancel before submitting. See Transition 0 - 2",
             );
         }
+        if let Some(inv) = self
+            .invoices
+            .iter()
+            .find(|v| v["docstatus"] == 1 && bills(v, name))
+        {
+            return error(
+                417,
+                "LinkExistsError",
+                &format!(
+                    "Cannot delete or cancel because Sales Order {name} is linked with Sales Invoice {}",
+                    inv["name"].as_str().unwrap_or("")
+                ),
+            );
+        }
         let now = self.now();
         let o = &mut self.orders[i];
         o["docstatus"] = json!(2);
@@ -362,10 +394,339 @@ impl Dokos {
         o["modified"] = json!(now);
         SandboxReply::json(200, &json!({ "message": o }))
     }
+
+    /// `make_sales_invoice`: an unsaved invoice of the order's lines not billed yet.
+    fn make_invoice(&mut self, body: &Value) -> SandboxReply {
+        let name = body["source_name"].as_str().unwrap_or("");
+        let Some(i) = self.find(name) else {
+            return Self::not_found(name);
+        };
+        if self.orders[i]["docstatus"] != 1 {
+            return error(
+                417,
+                "ValidationError",
+                "Cannot map because following condition fails: docstatus=1",
+            );
+        }
+        let today = self.now()[..10].to_string();
+        let o = &self.orders[i];
+        let mut total = Decimal::ZERO;
+        let mut items = Vec::new();
+        for line in o["items"].as_array().into_iter().flatten() {
+            if line.get("billed_amt").and_then(dec).unwrap_or_default() > Decimal::ZERO {
+                continue;
+            }
+            total += dec(&line["amount"]).unwrap_or_default();
+            items.push(json!({
+                "doctype": "Sales Invoice Item", "item_code": line["item_code"],
+                "item_name": line["item_name"], "qty": line["qty"], "uom": line["uom"],
+                "rate": line["rate"], "amount": line["amount"],
+                "sales_order": name, "so_detail": line["name"], "__islocal": 1,
+            }));
+        }
+        let doc = json!({
+            "doctype": "Sales Invoice", "docstatus": 0, "naming_series": "ACC-SINV-.YYYY.-",
+            "customer": o["customer"], "customer_name": o["customer_name"], "company": o["company"],
+            "posting_date": today, "due_date": today, "currency": o["currency"],
+            "conversion_rate": o["conversion_rate"], "po_no": o["po_no"],
+            "net_total": float(total), "total_taxes_and_charges": 0.0, "grand_total": float(total),
+            "outstanding_amount": float(total), "status": "Draft", "items": items,
+            "__islocal": 1, "__unsaved": 1,
+        });
+        SandboxReply::json(200, &json!({ "message": doc }))
+    }
+
+    /// `POST /api/resource/Sales Invoice`: stores the invoice; submitted, it bills the order lines
+    /// it names (`sales_order`, `so_detail`).
+    fn insert_invoice(&mut self, body: &Value) -> SandboxReply {
+        let Some(obj) = body.as_object() else {
+            return error(500, "TypeError", "'NoneType' object is not iterable");
+        };
+        if obj
+            .get("customer")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return error(417, "MandatoryError", "[Sales Invoice, new]: customer");
+        }
+        let items = obj
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if items.is_empty() {
+            return error(417, "MandatoryError", "[Sales Invoice, new]: items");
+        }
+        let docstatus = obj.get("docstatus").and_then(Value::as_u64).unwrap_or(0);
+        if docstatus > 1 {
+            return error(417, "ValidationError", "A new document cannot be cancelled");
+        }
+        let mut billed = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            let Some(order) = item.get("sales_order").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(i) = self.find(order) else {
+                return error(
+                    417,
+                    "LinkValidationError",
+                    &format!("Could not find Row #{}: Sales Order: {order}", n + 1),
+                );
+            };
+            let lines = self.orders[i]["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let Some(l) = lines.iter().position(|l| l["name"] == item["so_detail"]) else {
+                continue;
+            };
+            let amount = item.get("amount").and_then(dec).unwrap_or_default();
+            let already = lines[l].get("billed_amt").and_then(dec).unwrap_or_default();
+            let over = already + amount - dec(&lines[l]["amount"]).unwrap_or_default();
+            if over > Decimal::ZERO {
+                return error(
+                    417,
+                    "OverAllowanceError",
+                    &format!(
+                        "This document is over limit by <strong>Amount</strong> {over} for item <strong>{}</strong>. Are you making another Sales Invoice against the same Sales Order Item?",
+                        item["item_code"].as_str().unwrap_or("")
+                    ),
+                );
+            }
+            billed.push((i, l, already + amount));
+        }
+        let now = self.now();
+        let name = format!("ACC-SINV-2026-{:05}", self.invoices.len() + 1);
+        let mut doc = obj.clone();
+        doc.remove("__islocal");
+        doc.remove("__unsaved");
+        let lines: Vec<Value> = items
+            .iter()
+            .enumerate()
+            .map(|(n, item)| {
+                let mut line = item.as_object().cloned().unwrap_or_default();
+                line.remove("__islocal");
+                line.insert("name".into(), json!(format!("{name}-{}", n + 1)));
+                line.insert("parent".into(), json!(name));
+                line.insert("docstatus".into(), json!(docstatus));
+                Value::Object(line)
+            })
+            .collect();
+        let extra = json!({
+            "name": name, "doctype": "Sales Invoice", "docstatus": docstatus, "items": lines,
+            "posting_date": doc.get("posting_date").cloned().unwrap_or(json!(&now[..10])),
+            "status": doc.get("status").cloned().unwrap_or(json!("Draft")),
+            "creation": now, "modified": now,
+        });
+        if let Value::Object(e) = extra {
+            doc.extend(e);
+        }
+        let doc = Value::Object(doc);
+        if docstatus == 1 {
+            for (i, l, amount) in billed {
+                let o = &mut self.orders[i];
+                o["items"][l]["billed_amt"] = float(amount);
+                set_billing(o);
+                o["modified"] = json!(now);
+            }
+        }
+        self.invoices.push(doc.clone());
+        SandboxReply::json(200, &json!({ "data": doc }))
+    }
+
+    /// `get_payment_entry`: an unsaved Payment Entry for the order's outstanding amount; an order
+    /// already fully billed is refused, as ERPNext does (its invoice is what is paid then).
+    fn payment_entry(&mut self, body: &Value) -> SandboxReply {
+        if body["dt"] != "Sales Order" {
+            return error(
+                404,
+                "DoesNotExistError",
+                &format!("DocType {} not found", body["dt"].as_str().unwrap_or("")),
+            );
+        }
+        let name = body["dn"].as_str().unwrap_or("");
+        let Some(i) = self.find(name) else {
+            return Self::not_found(name);
+        };
+        let today = self.now()[..10].to_string();
+        let o = &self.orders[i];
+        if o.get("per_billed").and_then(dec).unwrap_or_default() >= Decimal::from(100) {
+            return error(
+                417,
+                "ValidationError",
+                "Can only make payment against unbilled Sales Order",
+            );
+        }
+        let total = dec(&o["grand_total"]).unwrap_or_default();
+        let outstanding = total - o.get("advance_paid").and_then(dec).unwrap_or_default();
+        let doc = json!({
+            "doctype": "Payment Entry", "docstatus": 0, "naming_series": "ACC-PAY-.YYYY.-",
+            "payment_type": "Receive", "posting_date": today, "company": o["company"],
+            "party_type": "Customer", "party": o["customer"], "party_name": o["customer_name"],
+            "paid_from": "Debtors", "paid_from_account_currency": o["currency"],
+            "paid_to": "Cash", "paid_to_account_currency": o["currency"],
+            "paid_amount": float(outstanding), "received_amount": float(outstanding),
+            "source_exchange_rate": 1.0, "target_exchange_rate": 1.0,
+            "total_allocated_amount": float(outstanding), "unallocated_amount": 0.0,
+            "reference_date": today, "status": "Draft",
+            "references": [{
+                "doctype": "Payment Entry Reference", "reference_doctype": "Sales Order",
+                "reference_name": name, "total_amount": float(total),
+                "outstanding_amount": float(outstanding), "allocated_amount": float(outstanding),
+                "__islocal": 1,
+            }],
+            "__islocal": 1, "__unsaved": 1,
+        });
+        SandboxReply::json(200, &json!({ "message": doc }))
+    }
+
+    /// `POST /api/resource/Payment Entry`: stores the entry; submitted, it raises the
+    /// `advance_paid` of the orders it is allocated to.
+    fn insert_payment(&mut self, body: &Value) -> SandboxReply {
+        let Some(obj) = body.as_object() else {
+            return error(500, "TypeError", "'NoneType' object is not iterable");
+        };
+        for field in ["payment_type", "party_type", "party"] {
+            if obj
+                .get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return error(
+                    417,
+                    "MandatoryError",
+                    &format!("[Payment Entry, new]: {field}"),
+                );
+            }
+        }
+        let Some(paid) = obj
+            .get("paid_amount")
+            .and_then(dec)
+            .filter(|p| *p > Decimal::ZERO)
+        else {
+            return error(417, "MandatoryError", "[Payment Entry, new]: paid_amount");
+        };
+        if let Some(mode) = obj.get("mode_of_payment").and_then(Value::as_str)
+            && !MODES.contains(&mode)
+        {
+            return error(
+                417,
+                "LinkValidationError",
+                &format!("Could not find Mode of Payment: {mode}"),
+            );
+        }
+        let docstatus = obj.get("docstatus").and_then(Value::as_u64).unwrap_or(0);
+        if docstatus > 1 {
+            return error(417, "ValidationError", "A new document cannot be cancelled");
+        }
+        let now = self.now();
+        let name = format!("ACC-PAY-2026-{:05}", self.payments.len() + 1);
+        let mut allocated_total = Decimal::ZERO;
+        let mut paid_orders = Vec::new();
+        let mut references = Vec::new();
+        let refs = obj.get("references").and_then(Value::as_array);
+        for (n, r) in refs.into_iter().flatten().enumerate() {
+            let allocated = r.get("allocated_amount").and_then(dec).unwrap_or_default();
+            allocated_total += allocated;
+            let mut row = r.as_object().cloned().unwrap_or_default();
+            row.remove("__islocal");
+            row.insert("name".into(), json!(format!("{name}-{}", n + 1)));
+            row.insert("parent".into(), json!(name));
+            row.insert("docstatus".into(), json!(docstatus));
+            if r["reference_doctype"] == "Sales Order" {
+                let order = r["reference_name"].as_str().unwrap_or("");
+                let Some(i) = self.find(order) else {
+                    return error(
+                        417,
+                        "LinkValidationError",
+                        &format!("Could not find Row #{}: Reference Name: {order}", n + 1),
+                    );
+                };
+                let o = &self.orders[i];
+                if o["docstatus"] != 1 {
+                    return error(
+                        417,
+                        "ValidationError",
+                        &format!("Sales Order {order} must be submitted"),
+                    );
+                }
+                let outstanding = dec(&o["grand_total"]).unwrap_or_default()
+                    - o.get("advance_paid").and_then(dec).unwrap_or_default();
+                if allocated > outstanding {
+                    return error(
+                        417,
+                        "ValidationError",
+                        &format!(
+                            "Row #{}: Allocated Amount cannot be greater than outstanding amount.",
+                            n + 1
+                        ),
+                    );
+                }
+                if docstatus == 1 {
+                    row.insert("outstanding_amount".into(), float(outstanding - allocated));
+                    paid_orders.push((i, allocated));
+                }
+            }
+            references.push(Value::Object(row));
+        }
+        let mut doc = obj.clone();
+        doc.remove("__islocal");
+        doc.remove("__unsaved");
+        let extra = json!({
+            "name": name, "doctype": "Payment Entry", "docstatus": docstatus,
+            "status": if docstatus == 1 { "Submitted" } else { "Draft" },
+            "total_allocated_amount": float(allocated_total),
+            "unallocated_amount": float(paid - allocated_total),
+            "references": references, "creation": now, "modified": now,
+        });
+        if let Value::Object(e) = extra {
+            doc.extend(e);
+        }
+        let doc = Value::Object(doc);
+        for (i, allocated) in paid_orders {
+            let o = &mut self.orders[i];
+            let before = o.get("advance_paid").and_then(dec).unwrap_or_default();
+            o["advance_paid"] = float(before + allocated);
+            o["modified"] = json!(now);
+        }
+        self.payments.push(doc.clone());
+        SandboxReply::json(200, &json!({ "data": doc }))
+    }
+}
+
+/// Whether an invoice has a line billing the order `name`.
+fn bills(invoice: &Value, name: &str) -> bool {
+    invoice["items"]
+        .as_array()
+        .is_some_and(|lines| lines.iter().any(|l| l["sales_order"] == name))
+}
+
+/// The order's `per_billed` and `billing_status` from its lines' `billed_amt`.
+fn set_billing(doc: &mut Value) {
+    let lines = doc["items"].as_array().cloned().unwrap_or_default();
+    let sum =
+        |key: &str| -> Decimal { lines.iter().filter_map(|l| l.get(key).and_then(dec)).sum() };
+    let (billed, total) = (sum("billed_amt"), sum("amount"));
+    let per = if total.is_zero() {
+        Decimal::ZERO
+    } else {
+        (billed * Decimal::from(100) / total).round_dp(2)
+    };
+    doc["per_billed"] = float(per);
+    doc["billing_status"] = json!(if per >= Decimal::from(100) {
+        "Fully Billed"
+    } else if per > Decimal::ZERO {
+        "Partly Billed"
+    } else {
+        "Not Billed"
+    });
+    set_status(doc);
 }
 
 fn set_status(doc: &mut Value) {
+    let billed = doc["billing_status"] == "Fully Billed";
     doc["status"] = json!(match doc["docstatus"].as_u64() {
+        Some(1) if billed => "To Deliver",
         Some(1) => "To Deliver and Bill",
         Some(2) => "Cancelled",
         _ => "Draft",
@@ -454,6 +815,10 @@ impl Vendor for Dokos {
             (&Method::GET, RESOURCE) => self.list(req),
             (&Method::POST, "/api/method/frappe.client.submit") => self.submit(&body),
             (&Method::POST, "/api/method/frappe.client.cancel") => self.cancel(&body),
+            (&Method::POST, MAKE_INVOICE) => self.make_invoice(&body),
+            (&Method::POST, INVOICES) => self.insert_invoice(&body),
+            (&Method::POST, GET_PAYMENT) => self.payment_entry(&body),
+            (&Method::POST, PAYMENTS) => self.insert_payment(&body),
             (m, p) if p.starts_with(RESOURCE) && p[RESOURCE.len()..].starts_with('/') => {
                 let raw = &p[RESOURCE.len() + 1..];
                 let name = percent_encoding::percent_decode_str(raw)
@@ -543,5 +908,73 @@ mod tests {
             json!({"items": [{"item_code": "A", "qty": 1}]}),
         ));
         assert_eq!(r.status, 417);
+    }
+
+    #[test]
+    fn invoice_then_payment() {
+        let mut d = Dokos::default();
+        let body = |r: &SandboxReply| -> Value { serde_json::from_slice(&r.body).expect("json") };
+        let r = d.handle(&req(
+            Method::POST,
+            RESOURCE,
+            json!({"customer": "C", "docstatus": 1, "items": [{"item_code": "A", "qty": 2, "rate": 12.5}]}),
+        ));
+        let so = body(&r)["data"]["name"].as_str().expect("name").to_string();
+        let r = d.handle(&req(
+            Method::POST,
+            GET_PAYMENT,
+            json!({"dt": "Sales Order", "dn": so}),
+        ));
+        assert_eq!(r.status, 200);
+        let mut entry = body(&r)["message"].clone();
+        entry["docstatus"] = json!(1);
+        entry["paid_amount"] = json!(10);
+        entry["received_amount"] = json!(10);
+        entry["references"][0]["allocated_amount"] = json!(10);
+        entry["mode_of_payment"] = json!("Bitcoin");
+        let r = d.handle(&req(Method::POST, PAYMENTS, entry.clone()));
+        assert_eq!(r.status, 417, "an unknown mode of payment");
+        entry["mode_of_payment"] = json!("Wire Transfer");
+        let r = d.handle(&req(Method::POST, PAYMENTS, entry));
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["data"]["status"], "Submitted");
+        let i = d.find(&so).expect("order");
+        assert_eq!(d.orders[i]["advance_paid"].to_string(), "10.0");
+
+        let r = d.handle(&req(
+            Method::POST,
+            MAKE_INVOICE,
+            json!({"source_name": "SAL-ORD-0000-99999"}),
+        ));
+        assert_eq!(r.status, 404);
+        let r = d.handle(&req(Method::POST, MAKE_INVOICE, json!({"source_name": so})));
+        assert_eq!(r.status, 200);
+        let mut invoice = body(&r)["message"].clone();
+        assert_eq!(invoice["grand_total"].to_string(), "25.0");
+        invoice["docstatus"] = json!(1);
+        let r = d.handle(&req(Method::POST, INVOICES, invoice.clone()));
+        assert_eq!(r.status, 200);
+        let i = d.find(&so).expect("order");
+        assert_eq!(d.orders[i]["billing_status"], "Fully Billed");
+        let r = d.handle(&req(Method::POST, INVOICES, invoice));
+        assert_eq!(r.status, 417, "billed twice");
+        let r = d.handle(&req(Method::POST, MAKE_INVOICE, json!({"source_name": so})));
+        assert_eq!(
+            body(&r)["message"]["items"],
+            json!([]),
+            "nothing left to bill"
+        );
+        let r = d.handle(&req(
+            Method::POST,
+            GET_PAYMENT,
+            json!({"dt": "Sales Order", "dn": so}),
+        ));
+        assert_eq!(r.status, 417, "a fully billed order");
+        let r = d.handle(&req(
+            Method::POST,
+            "/api/method/frappe.client.cancel",
+            json!({"doctype": "Sales Order", "name": so}),
+        ));
+        assert_eq!(r.status, 417, "linked with a submitted invoice");
     }
 }

@@ -278,6 +278,7 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        drain(req.into_body(), limit).await;
         return Err(too_large());
     }
     let content_type = req
@@ -326,6 +327,21 @@ where
             message: "not valid JSON".into(),
         }])
     })
+}
+
+/// Reads and drops a refused body (bounded in size and time), so that the client, still
+/// sending it, is not reset before it reads the 413.
+async fn drain<B>(body: B, limit: usize)
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let bound = limit.saturating_mul(4).min(8 * 1024 * 1024);
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        Limited::new(body, bound).collect(),
+    )
+    .await;
 }
 
 fn connections(state: &State) -> Value {

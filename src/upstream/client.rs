@@ -11,11 +11,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use super::resilience::Circuit;
 use super::{Transport, UpstreamError, UpstreamResponse};
 use crate::engine::render::VendorRequest;
 
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
+    pub resilience: super::resilience::ResilienceOptions,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_response_bytes: usize,
@@ -26,6 +28,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
+            resilience: super::resilience::ResilienceOptions::default(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 8 * 1024 * 1024,
@@ -36,6 +39,7 @@ impl Default for ClientOptions {
 }
 
 pub struct HttpTransport {
+    resilience: super::resilience::Resilience,
     /// The connection's name: the metrics label.
     connection: String,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -80,6 +84,7 @@ impl HttpTransport {
             .pool_max_idle_per_host(options.pool_max_idle_per_host)
             .build(https);
         Ok(HttpTransport {
+            resilience: super::resilience::Resilience::new(options.resilience.clone()),
             connection: connection.to_string(),
             client,
             base_url,
@@ -129,8 +134,9 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    async fn send(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
+impl HttpTransport {
+    /// One attempt, timed, with its metrics.
+    async fn attempt(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
         let timeout = self.options.request_timeout;
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(timeout, self.exchange(req)).await {
@@ -147,18 +153,54 @@ impl Transport for HttpTransport {
                 .with_label_values(&[&self.connection, &r.status.to_string()])
                 .inc(),
             Err(e) => {
-                let reason = match e {
-                    UpstreamError::Connect(_) => "connect",
-                    UpstreamError::Timeout(_) => "timeout",
-                    UpstreamError::TooLarge(_) => "too_large",
-                    UpstreamError::Io(_) | UpstreamError::BadUrl(_) => "io",
-                };
                 m.upstream_failures
-                    .with_label_values(&[&self.connection, reason])
+                    .with_label_values(&[&self.connection, e.reason()])
                     .inc();
             }
         }
         result
+    }
+}
+
+impl Transport for HttpTransport {
+    /// Admission (circuit, rate limit, concurrency), then attempts: a request that provably
+    /// never reached the ERP is retried, and a read on any failure; a write that may have
+    /// reached it, never.
+    async fn send(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
+        let r = &self.resilience;
+        let _admission = r.admit().await.map_err(|refusal| {
+            crate::telemetry::metrics::metrics()
+                .upstream_failures
+                .with_label_values(&[&self.connection, refusal.reason()])
+                .inc();
+            UpstreamError::Refused(refusal)
+        })?;
+        let safe = matches!(req.method, http::Method::GET | http::Method::HEAD);
+        let mut attempt = 1;
+        loop {
+            let result = self.attempt(req).await;
+            let failed = match &result {
+                Ok(resp) => resp.status >= 500,
+                Err(_) => true,
+            };
+            let state = r.record(failed);
+            crate::telemetry::metrics::metrics()
+                .circuit_state
+                .with_label_values(&[&self.connection])
+                .set(state.gauge());
+            let retriable = match &result {
+                Ok(resp) => safe && matches!(resp.status, 502..=504),
+                Err(UpstreamError::Connect(_)) => true,
+                // A read that failed mid-way is retried; a slow ERP is not asked twice.
+                Err(UpstreamError::Io(_)) => safe,
+                Err(_) => false,
+            };
+            if !retriable || state == Circuit::Open || !r.may_retry(attempt) {
+                return result;
+            }
+            tokio::time::sleep(r.backoff(attempt)).await;
+            attempt += 1;
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod resilience;
 
 use std::future::Future;
 
@@ -32,6 +33,36 @@ pub enum UpstreamError {
     TooLarge(usize),
     #[error("invalid upstream URL: {0}")]
     BadUrl(String),
+    /// Not sent: the circuit is open, the gateway is at its limit for this ERP, or throttled.
+    #[error("{}", match .0 {
+        resilience::Refusal::CircuitOpen => "the ERP keeps failing: the circuit is open, calls are refused for a while",
+        resilience::Refusal::Overloaded => "too many calls to this ERP are in progress; the request was shed",
+        resilience::Refusal::Throttled => "the rate limit for this ERP is reached",
+    })]
+    Refused(resilience::Refusal),
+}
+
+impl UpstreamError {
+    /// A bounded label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UpstreamError::Connect(_) => "connect",
+            UpstreamError::Timeout(_) => "timeout",
+            UpstreamError::TooLarge(_) => "too_large",
+            UpstreamError::Io(_) | UpstreamError::BadUrl(_) => "io",
+            UpstreamError::Refused(r) => r.reason(),
+        }
+    }
+}
+
+impl resilience::Refusal {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            resilience::Refusal::CircuitOpen => "circuit_open",
+            resilience::Refusal::Overloaded => "shed",
+            resilience::Refusal::Throttled => "throttled",
+        }
+    }
 }
 
 /// Sends one rendered request: the HTTP client in production, recorded exchanges in
