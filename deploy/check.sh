@@ -181,7 +181,7 @@ missing = sorted(need - keys)
 if missing:
     print("MISSING " + " ".join(missing))
 else:
-    print(" ".join(f"{k}=check-value" for k in sorted(need)))
+    print(" ".join(f"{k}=check-value-0123456789" for k in sorted(need)))
 EOF
 )
 if [[ "$vars" == MISSING* ]]; then

@@ -223,9 +223,26 @@ async fn serve(
     tracing::info!(store = store.kind(), "idempotency keys");
     let state = crate::server::State::with_store(snapshot, store, policy);
     let reloader = crate::reload::Reloader::new(config.clone(), state.clone());
+    // Without client authentication the gateway serves loopback only, unless told otherwise.
+    let loopback = addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| addr.starts_with("localhost:"));
+    if state.snapshot.load().clients == crate::config::file::Clients::Unset && !loopback {
+        anyhow::bail!(
+            "refusing to listen on {addr} without client authentication: configure `clients: {{ mode: api_keys, keys: [...] }}`, or `clients: {{ mode: open }}` to trust every client explicitly"
+        );
+    }
     let (listener, local) = crate::server::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let snapshot_now = state.snapshot.load_full();
+    let tls = match &snapshot_now.tls {
+        None => None,
+        Some((cert, key)) => {
+            Some(crate::server::tls_acceptor(cert, key).map_err(|e| anyhow::anyhow!("TLS: {e}"))?)
+        }
+    };
     let (admin_listener, admin_local) = crate::server::bind(&admin_addr)
         .await
         .with_context(|| format!("cannot listen on {admin_addr} (admin)"))?;
@@ -236,9 +253,12 @@ async fn serve(
     ));
     reloader.spawn_triggers();
     tracing::info!(address = %local, admin = %admin_local, connections = ?connections, "ordergate listening");
-    eprintln!("ordergate listening on http://{local}");
+    eprintln!(
+        "ordergate listening on {}://{local}",
+        if tls.is_some() { "https" } else { "http" }
+    );
     eprintln!("ordergate admin on http://{admin_local}");
-    crate::server::serve(listener, state, shutdown_signal(), drain).await;
+    crate::server::serve(listener, state, tls, shutdown_signal(), drain).await;
     Ok(ExitCode::SUCCESS)
 }
 

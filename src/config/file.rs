@@ -22,6 +22,9 @@ pub struct ConfigFile {
     pub mappings: Vec<PathBuf>,
     pub limits: Limits,
     pub idempotency: IdempotencyConfig,
+    pub clients: Clients,
+    /// TLS on the public listener: certificate chain and private key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub connections: Vec<ConnectionConfig>,
 }
 
@@ -31,6 +34,114 @@ pub enum IdempotencyStore {
     Memory,
     Disk(PathBuf),
     Redis(String),
+}
+
+/// Who may call the public API.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Clients {
+    /// No `clients:` section: allowed only on a loopback listener.
+    Unset,
+    /// `mode: open`: every client is trusted (a localhost sidecar); explicit.
+    Open,
+    /// `mode: api_keys`.
+    ApiKeys(Vec<ApiKey>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub name: String,
+    /// SHA-256 of the key; the key itself is never kept.
+    pub sha256: [u8; 32],
+    /// None: every connection.
+    pub connections: Option<Vec<String>>,
+    /// None: every operation.
+    pub operations: Option<Vec<String>>,
+}
+
+/// `clients: { mode: api_keys, keys: [{ name, key | sha256, connections, operations }] }`
+fn clients(
+    node: &Node,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Clients, LocError> {
+    use sha2::{Digest, Sha256};
+    for (k, _) in node.as_map().unwrap_or_default() {
+        if !["mode", "keys"].contains(&k.name.as_str()) {
+            return Err(LocError::new(
+                &k.loc,
+                format!("unknown key `{}`; expected mode or keys", k.name),
+            ));
+        }
+    }
+    match node.get("mode").and_then(Node::as_str) {
+        Some("open") => return Ok(Clients::Open),
+        Some("api_keys") => {}
+        _ => {
+            return Err(node.err("`clients:` needs `mode: api_keys` (with `keys:`) or `mode: open`"));
+        }
+    }
+    let Some(NodeKind::Seq(items)) = node.get("keys").map(|k| &k.kind) else {
+        return Err(node.err("`mode: api_keys` needs `keys:`, a list of { name, key or sha256, connections, operations }"));
+    };
+    let mut keys = Vec::new();
+    for item in items {
+        let name = item
+            .get("name")
+            .and_then(Node::as_str)
+            .ok_or_else(|| item.err("a key needs `name:`"))?
+            .to_string();
+        let sha256: [u8; 32] = match (item.get("key"), item.get("sha256")) {
+            (Some(k), None) => {
+                let Value::String(secret) = resolve_value(k, base_dir, env)? else {
+                    return Err(k.err("`key:` is a string, e.g. ${STOREFRONT_KEY}"));
+                };
+                if secret.len() < 16 {
+                    return Err(k.err(format!("the key of `{name}` is shorter than 16 characters")));
+                }
+                Sha256::digest(secret.as_bytes()).into()
+            }
+            (None, Some(h)) => {
+                let hex = h.as_str().unwrap_or_default();
+                let bytes: Option<Vec<u8>> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| {
+                        hex.get(i..i + 2)
+                            .and_then(|b| u8::from_str_radix(b, 16).ok())
+                    })
+                    .collect();
+                bytes
+                    .filter(|b| b.len() == 32)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| h.err("`sha256:` is 64 hex digits"))?
+            }
+            _ => {
+                return Err(
+                    item.err("a key has `key:` (from ${ENV} or ${file:..}) or `sha256:`, not both")
+                );
+            }
+        };
+        let list = |key: &str| -> Result<Option<Vec<String>>, LocError> {
+            match item.get(key) {
+                None => Ok(None),
+                Some(n) => match n.to_json() {
+                    Value::Array(a) if a.iter().any(|v| v == "*") => Ok(None),
+                    Value::Array(a) => Ok(Some(
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect(),
+                    )),
+                    _ => Err(n.err(format!("`{key}:` is a list (or [\"*\"])"))),
+                },
+            }
+        };
+        keys.push(ApiKey {
+            name,
+            sha256,
+            connections: list("connections")?,
+            operations: list("operations")?,
+        });
+    }
+    Ok(Clients::ApiKeys(keys))
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +202,8 @@ const TOP: &[&str] = &[
     "mappings",
     "limits",
     "idempotency",
+    "clients",
+    "tls",
     "connections",
 ];
 const CONN: &[&str] = &[
@@ -193,6 +306,29 @@ pub fn parse(
             IdempotencyConfig::default()
         }),
     };
+    let clients = match root.get("clients") {
+        None => Clients::Unset,
+        Some(n) => clients(n, base_dir, env).unwrap_or_else(|e| {
+            errors.push(e);
+            Clients::Unset
+        }),
+    };
+    let tls = match root.get("tls") {
+        None => None,
+        Some(n) => {
+            let mut path = |key: &str| match n.get(key).and_then(Node::as_str) {
+                Some(p) => Some(base_dir.join(p)),
+                None => {
+                    errors.push(n.err(format!("`tls:` needs `{key}:` (a PEM file)")));
+                    None
+                }
+            };
+            match (path("cert"), path("key")) {
+                (Some(c), Some(k)) => Some((c, k)),
+                _ => None,
+            }
+        }
+    };
     let mut connections = Vec::new();
     match root.get("connections") {
         None => errors
@@ -243,6 +379,8 @@ pub fn parse(
         mappings,
         limits,
         idempotency,
+        clients,
+        tls,
         connections,
     })
 }

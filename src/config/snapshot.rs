@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub default_connection: Option<String>,
     pub limits: Limits,
     pub idempotency: super::file::IdempotencyConfig,
+    pub clients: super::file::Clients,
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     pub mappings: BTreeMap<String, Arc<Mapping>>,
     pub connections: BTreeMap<String, Arc<Connection>>,
 }
@@ -248,6 +250,8 @@ pub fn build(
         default_connection: config.default_connection.clone(),
         limits: config.limits.clone(),
         idempotency: config.idempotency.clone(),
+        clients: config.clients.clone(),
+        tls: config.tls.clone(),
         mappings,
         connections,
     })

@@ -10,6 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 
 use super::State;
+use super::clients;
 use super::respond::{self, Body};
 use super::router::{self, OrderRoute, Route, RouteError};
 use super::writes::{self, Answer};
@@ -70,13 +71,23 @@ where
         }
         Ok(Route::Connections) => {
             outcome.route = "/v1/connections";
-            respond::json(200, &connections(&state), &request_id)
+            match clients::authenticate(&state.snapshot.load().clients, req.headers()) {
+                Ok(_) => respond::json(200, &connections(&state), &request_id),
+                Err(p) => {
+                    outcome.code = p.code.as_str();
+                    unauthorized(&p, &request_id)
+                }
+            }
         }
         Ok(Route::Order(r)) => {
             outcome.route = r.template();
             outcome.operation = r.op.name();
             match order(&state, &r, req, &mut outcome, traceparent).await {
                 Ok(resp) => finish(resp, &request_id),
+                Err(p) if p.code == ErrorCode::Unauthorized => {
+                    outcome.code = p.code.as_str();
+                    unauthorized(&p, &request_id)
+                }
                 Err(p) => {
                     outcome.code = p.code.as_str();
                     if let (Some(direction), true) = (p.mapping_error, outcome.connection_known) {
@@ -153,6 +164,15 @@ where
     response
 }
 
+fn unauthorized(p: &Problem, request_id: &str) -> Response<Body> {
+    let mut r = respond::problem(p, request_id);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
 fn finish(a: Answer, request_id: &str) -> Response<Body> {
     match a {
         Answer::Created(order, location) => {
@@ -188,6 +208,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let snapshot = state.snapshot.load_full();
+    let client = clients::authenticate(&snapshot.clients, req.headers())?;
     let name = match (&r.connection, &snapshot.default_connection) {
         (Some(c), _) => c.clone(),
         (None, Some(d)) => d.clone(),
@@ -209,6 +230,7 @@ where
         })?
         .clone();
     outcome.connection_known = true;
+    clients::authorize(client, &name, r.op)?;
 
     let query = if r.op == Operation::ListOrders {
         list_query(req.uri().query()).map_err(|errors| {

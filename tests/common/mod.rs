@@ -208,7 +208,10 @@ impl Gateway {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("ordergate listening on http://") {
+                if let Some(rest) = line
+                    .strip_prefix("ordergate listening on http://")
+                    .or_else(|| line.strip_prefix("ordergate listening on https://"))
+                {
                     public = Some(rest.trim().to_string());
                 }
                 if let Some(rest) = line.strip_prefix("ordergate admin on http://")
