@@ -2067,7 +2067,7 @@ fn config(up: &str, evil: &str, xml_mapping: &str) -> String {
         .replace(
             "limits: { max_body_bytes: 65536 }",
             &format!(
-                "limits: {{ max_body_bytes: {MAX_BODY}, header_read_timeout: {HEADER_READ_TIMEOUT} }}"
+                "limits: {{ max_body_bytes: {MAX_BODY}, header_read_timeout: {HEADER_READ_TIMEOUT}, body_read_timeout: 3s }}"
             ),
         )
         .replace(

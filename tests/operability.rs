@@ -277,7 +277,7 @@ async fn metrics_pass_promtool_and_health_endpoints_answer() {
         "ordergate_request_duration_seconds_bucket",
         "ordergate_upstream_request_duration_seconds_bucket{connection=\"g\"",
         "ordergate_upstream_responses_total{connection=\"g\",status=\"200\"} 3",
-        "ordergate_upstream_failures_total{connection=\"down\",reason=\"connect\"} 1",
+        "ordergate_upstream_failures_total{connection=\"down\",reason=\"connect\"} 3",
         "ordergate_requests_in_flight",
         "ordergate_config_generation 1",
         "ordergate_config_info{hash=",

@@ -77,7 +77,9 @@ fn clients(
         Some("open") => return Ok(Clients::Open),
         Some("api_keys") => {}
         _ => {
-            return Err(node.err("`clients:` needs `mode: api_keys` (with `keys:`) or `mode: open`"));
+            return Err(
+                node.err("`clients:` needs `mode: api_keys` (with `keys:`) or `mode: open`")
+            );
         }
     }
     let Some(NodeKind::Seq(items)) = node.get("keys").map(|k| &k.kind) else {
@@ -169,6 +171,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// A client that has not sent its whole header by then is disconnected.
     pub header_read_timeout: Duration,
+    /// A request body that has not fully arrived by then is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -178,6 +182,7 @@ impl Default for Limits {
             max_response_bytes: 8 * 1024 * 1024,
             max_header_bytes: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -287,6 +292,10 @@ pub fn parse(
                 ("max_header_bytes", Some(n)) => limits.max_header_bytes = (n as usize).max(8192),
                 ("header_read_timeout", _) => match duration(v) {
                     Ok(d) => limits.header_read_timeout = d,
+                    Err(e) => errors.push(e),
+                },
+                ("body_read_timeout", _) => match duration(v) {
+                    Ok(d) => limits.body_read_timeout = d,
                     Err(e) => errors.push(e),
                 },
                 _ => errors.push(LocError::new(

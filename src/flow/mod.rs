@@ -304,13 +304,19 @@ fn roots<'a>(
 
 fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
     match order {
-        Value::Object(mut map) => {
+        // The contract: an order (invoice, payment) always has an id.
+        Value::Object(mut map)
+            if map
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| !id.is_empty()) =>
+        {
             map.insert("connection".into(), Value::String(connection.to_string()));
             Ok(Value::Object(map))
         }
         _ => Err(Problem::new(
             ErrorCode::UpstreamUnavailable,
-            "the ERP's answer did not hold an order",
+            "the ERP's answer did not hold an order with an id",
         )),
     }
 }

@@ -84,7 +84,7 @@ pub fn next_cursor(
                 (None, Some(m)) => m,
                 (None, None) => returned as u64 >= limit,
             };
-            (more && returned > 0).then(|| encode_offset(next))
+            (more && returned > 0 && within_bounds(next)).then(|| encode_offset(next))
         }
     }
 }
@@ -93,13 +93,25 @@ fn encode_offset(offset: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
 
+/// Offsets past this are not ones the gateway gave (no list is that long).
+const MAX_OFFSET: u64 = 1 << 40;
+
+/// Whether a next cursor can still be given.
+fn within_bounds(next: u64) -> bool {
+    next <= MAX_OFFSET
+}
+
 fn decode_offset(cursor: &str) -> Option<u64> {
+    if cursor.len() > 64 {
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    std::str::from_utf8(&bytes)
+    let offset: u64 = std::str::from_utf8(&bytes)
         .ok()?
         .strip_prefix("o:")?
         .parse()
-        .ok()
+        .ok()?;
+    (offset <= MAX_OFFSET).then_some(offset)
 }
 
 fn bad_cursor() -> Problem {

@@ -244,7 +244,21 @@ where
         Value::Null
     };
     let idempotency_key = idempotency_key(&req)?;
-    let body = read_body(req, r.op, snapshot.limits.max_body_bytes).await?;
+    let body = match tokio::time::timeout(
+        snapshot.limits.body_read_timeout,
+        read_body(req, r.op, snapshot.limits.max_body_bytes),
+    )
+    .await
+    {
+        Ok(body) => body?,
+        Err(_) => {
+            return Err(Problem::new(
+                ErrorCode::ValidationFailed,
+                "the request body did not arrive in time",
+            )
+            .with_status(408));
+        }
+    };
     validate::check_body(r.op, &body)?;
     let path = match (&r.id, &r.external_ref) {
         (Some(id), _) => json!({ "id": id }),

@@ -129,10 +129,17 @@ pub async fn serve(
                 let service = TowerToHyperService::new(service);
                 match &tls {
                     None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        let conn = graceful.watch(conn.into_owned());
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        let first_byte_timeout = limits.header_read_timeout;
                         tokio::spawn(async move {
-                            if let Err(e) = conn.await {
+                            // A client that connects and sends nothing is closed too.
+                            let mut probe = [0u8; 1];
+                            if !matches!(tokio::time::timeout(first_byte_timeout, stream.peek(&mut probe)).await, Ok(Ok(n)) if n > 0) {
+                                return;
+                            }
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
                             }
                         });

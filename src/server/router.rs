@@ -72,6 +72,10 @@ pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
         }
         segs.push(decoded.into_owned());
     }
+    // `.` and `..` as ids would become dot-segments on a path-normalising ERP or proxy.
+    if segs.iter().skip(2).any(|s| s == "." || s == "..") {
+        return Err(RouteError::BadSegment);
+    }
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match segs.as_slice() {
         ["openapi.json"] => only_get(method, Route::OpenApi),
@@ -121,6 +125,12 @@ fn orders(method: &Method, conn: Option<&str>, rest: &[&str]) -> Result<Route, R
         }
         ([id, "cancel"], &Method::POST) if !id.is_empty() => {
             make(Operation::CancelOrder, Some(id), None)
+        }
+        ([id, "invoice"], &Method::POST) if !id.is_empty() => {
+            make(Operation::CreateInvoice, Some(id), None)
+        }
+        ([id, "payments"], &Method::POST) if !id.is_empty() => {
+            make(Operation::RecordPayment, Some(id), None)
         }
         ([_, "confirm" | "cancel" | "invoice" | "payments"], _) => {
             Err(RouteError::MethodNotAllowed("POST"))
