@@ -47,6 +47,10 @@ enum Command {
         admin: Option<String>,
         #[arg(long, value_enum, default_value = "text", env = "ORDERGATE_LOG_FORMAT")]
         log_format: LogFormat,
+        /// Export request spans to this OpenTelemetry collector (OTLP/gRPC, e.g.
+        /// http://127.0.0.1:4317); needs a build with `--features otlp`.
+        #[arg(long, env = "ORDERGATE_OTLP_ENDPOINT")]
+        otlp_endpoint: Option<String>,
         /// How long requests in flight may finish after SIGTERM/SIGINT.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         drain_timeout: Duration,
@@ -133,8 +137,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             admin,
             log_format,
+            otlp_endpoint,
             drain_timeout,
-        } => serve(config, listen, admin, log_format, drain_timeout).await,
+        } => {
+            let _otlp = init_logging(log_format, otlp_endpoint.as_deref())?;
+            serve(config, listen, admin, drain_timeout).await
+        }
         Command::Check { paths } => Ok(check(&paths)),
         Command::Translate {
             config,
@@ -147,7 +155,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => translate(config, connection, &op, id, external_ref, query, file).await,
         Command::Test { paths } => test(paths).await,
         Command::Sandbox { listen, log_format } => {
-            init_logging(log_format);
+            let _ = init_logging(log_format, None)?;
             let sandbox = std::sync::Arc::new(crate::sandbox::Sandbox::default());
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -166,16 +174,53 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr (JSON lines or text), filtered by `ORDERGATE_LOG`; with the `otlp` feature
+/// and an endpoint, request spans are exported too (the returned guard flushes them at exit).
+fn init_logging(
+    format: LogFormat,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Option<OtlpGuard>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORDERGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    #[cfg(feature = "otlp")]
+    if let Some(endpoint) = otlp_endpoint {
+        let (provider, layer) =
+            crate::telemetry::otlp::layer(endpoint).map_err(|e| anyhow::anyhow!(e))?;
+        let _ = registry.with(layer).try_init();
+        return Ok(Some(OtlpGuard(provider)));
+    }
+    #[cfg(not(feature = "otlp"))]
+    if otlp_endpoint.is_some() {
+        anyhow::bail!(
+            "--otlp-endpoint needs a build with the `otlp` feature (cargo build --features otlp)"
+        );
+    }
+    let _ = registry.try_init();
+    Ok(None)
+}
+
+/// Flushes exported spans when dropped.
+pub struct OtlpGuard(#[cfg(feature = "otlp")] opentelemetry_sdk::trace::SdkTracerProvider);
+
+impl Drop for OtlpGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        let _ = self.0.shutdown();
+    }
 }
 
 fn load(config: Option<&Path>) -> anyhow::Result<Snapshot> {
@@ -188,10 +233,8 @@ async fn serve(
     config: Option<PathBuf>,
     listen: Option<String>,
     admin: Option<String>,
-    format: LogFormat,
     drain: Duration,
 ) -> anyhow::Result<ExitCode> {
-    init_logging(format);
     let snapshot = match config.as_deref() {
         Some(path) => load(Some(path))?,
         None => {

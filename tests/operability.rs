@@ -373,13 +373,12 @@ async fn request_ids_and_trace_context_are_carried() {
         "{tp}"
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let line = gw
+    let entry: Value = gw
         .log_text()
         .lines()
-        .find(|l| l.contains("\"request_id\":\"req-123\""))
-        .map(str::to_string)
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["message"] == "request" && e["request_id"] == "req-123")
         .expect("one access log line for the request");
-    let entry: Value = serde_json::from_str(&line).expect("JSON log line");
     assert_eq!(entry["trace_id"], trace);
     assert_eq!(entry["route"], "/v1/orders/{id}");
     assert_eq!(entry["connection"], "g");

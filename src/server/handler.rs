@@ -82,7 +82,20 @@ where
         Ok(Route::Order(r)) => {
             outcome.route = r.template();
             outcome.operation = r.op.name();
-            match order(&state, &r, req, &mut outcome, traceparent).await {
+            // One span per canonical request (exported with the `otlp` feature).
+            let span = tracing::info_span!(
+                "request",
+                route = outcome.route,
+                operation = outcome.operation,
+                request_id = %request_id,
+                trace_id = %trace_id
+            );
+            match tracing::Instrument::instrument(
+                order(&state, &r, req, &mut outcome, traceparent),
+                span,
+            )
+            .await
+            {
                 Ok(resp) => finish(resp, &request_id),
                 Err(p) if p.code == ErrorCode::Unauthorized => {
                     outcome.code = p.code.as_str();

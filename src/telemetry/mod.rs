@@ -2,4 +2,6 @@
 //! Logs are `tracing` events; one structured line per request is written by the server.
 
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod trace;

@@ -139,7 +139,10 @@ impl HttpTransport {
     async fn attempt(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
         let timeout = self.options.request_timeout;
         let started = std::time::Instant::now();
-        let result = match tokio::time::timeout(timeout, self.exchange(req)).await {
+        let span =
+            tracing::info_span!("upstream", connection = %self.connection, method = %req.method);
+        let call = tracing::Instrument::instrument(self.exchange(req), span);
+        let result = match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::Timeout(timeout.as_millis() as u64)),
         };
