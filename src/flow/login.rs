@@ -79,6 +79,10 @@ pub async fn token<T: Transport>(
             }
             let (answer, _) =
                 normalize::answer(&response, login.request.decode, &login.request.xml);
+            let roots = Roots {
+                response: &answer,
+                ..roots
+            };
             let scope = Scope::new(&roots, &answer);
             let token = ev
                 .eval_owned(&login.token, &scope)
