@@ -5,13 +5,12 @@
 //! 401/403) and error bodies (`exc_type`, `_server_messages`), as recorded from a real Frappe 15
 //! server.
 
-use std::str::FromStr;
-
 use http::Method;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::{SANDBOX_KEY, SANDBOX_SECRET, SandboxReply, SandboxRequest, Vendor};
+use super::{dec, float};
 
 const RESOURCE: &str = "/api/resource/Sales%20Order";
 const INVOICES: &str = "/api/resource/Sales%20Invoice";
@@ -50,24 +49,6 @@ fn error(status: u16, exc_type: &str, message: &str) -> SandboxReply {
             "_server_messages": json!([inner]).to_string(),
         }),
     )
-}
-
-fn dec(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string())
-            .ok()
-            .or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
-        _ => None,
-    }
-}
-
-/// Frappe writes floats with a decimal point (`3.0`).
-fn float(d: Decimal) -> Value {
-    let mut text = d.normalize().to_string();
-    if !text.contains('.') {
-        text.push_str(".0");
-    }
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 impl Dokos {

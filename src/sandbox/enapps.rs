@@ -25,6 +25,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value, json};
 
 use super::{SANDBOX_KEY, SANDBOX_SECRET, SandboxReply, SandboxRequest, Vendor};
+use super::{dec, float};
 
 /// The API user's login; the password is [`SANDBOX_SECRET`] and the "Bearer Secret Key" of the
 /// auth call is [`SANDBOX_KEY`].
@@ -222,24 +223,6 @@ fn at(base: &[Value], key: impl Into<Value>) -> Vec<Value> {
     let mut loc = base.to_vec();
     loc.push(key.into());
     loc
-}
-
-fn dec(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string())
-            .ok()
-            .or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
-        _ => None,
-    }
-}
-
-/// Python writes floats with a decimal point (`30.0`).
-fn float(d: Decimal) -> Value {
-    let mut text = d.normalize().to_string();
-    if !text.contains('.') {
-        text.push_str(".0");
-    }
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 fn money(d: Decimal) -> Decimal {

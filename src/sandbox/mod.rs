@@ -85,6 +85,23 @@ impl SandboxReply {
     }
 }
 
+/// A JSON number as an exact decimal (none for anything else).
+pub fn dec(v: &Value) -> Option<rust_decimal::Decimal> {
+    match v {
+        Value::Number(_) => crate::engine::convert::to_decimal(v),
+        _ => None,
+    }
+}
+
+/// A decimal written the way Python ERPs write floats, with a decimal point (`3.0`).
+pub fn float(d: rust_decimal::Decimal) -> Value {
+    let mut text = d.normalize().to_string();
+    if !text.contains('.') {
+        text.push_str(".0");
+    }
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 /// A simulated vendor.
 pub trait Vendor: Send {
     fn handle(&mut self, req: &SandboxRequest) -> SandboxReply;

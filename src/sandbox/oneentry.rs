@@ -16,6 +16,7 @@ use http::Method;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
+use super::dec;
 use super::{SANDBOX_KEY, SANDBOX_SECRET, SandboxReply, SandboxRequest, Vendor};
 
 /// The App Token (`x-app-token`) and the user accessToken (`Authorization: Bearer`) accepted.
@@ -124,15 +125,6 @@ fn error(status: u16, message: impl Into<Value>) -> SandboxReply {
         status,
         &json!({"statusCode": status, "message": message.into(), "pageData": null, "timestamp": now()}),
     )
-}
-
-fn dec(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string())
-            .ok()
-            .or_else(|| Decimal::from_scientific(&n.to_string()).ok()),
-        _ => None,
-    }
 }
 
 /// A JSON number, exact.
