@@ -243,7 +243,7 @@ async fn serve(
                 .await
                 .context("cannot start the sandbox ERPs")?;
             tracing::info!(address = %sandbox, "sandbox ERPs started");
-            config::embedded::load(&format!("http://{sandbox}")).map_err(|errors| {
+            crate::sandbox::embedded::load(&format!("http://{sandbox}")).map_err(|errors| {
                 anyhow::anyhow!(
                     "the embedded configuration is invalid:\n  {}",
                     errors.join("\n  ")

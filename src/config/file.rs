@@ -636,12 +636,12 @@ mod tests {
     use super::*;
 
     fn env(name: &str) -> Option<String> {
-        (name == "DOKOS_KEY").then(|| "key1".to_string())
+        (name == "ERP_KEY").then(|| "key1".to_string())
     }
 
     #[test]
     fn a_config_parses_and_resolves_secrets() {
-        let text = "listen: 127.0.0.1:0\ndefault_connection: d\nconnections:\n  d:\n    vendor: dokos\n    base_url: http://erp\n    secrets: { api_key: \"${DOKOS_KEY}\" }\n    timeouts: { request: 250ms }\n";
+        let text = "listen: 127.0.0.1:0\ndefault_connection: d\nconnections:\n  d:\n    vendor: acme\n    base_url: http://erp\n    secrets: { api_key: \"${ERP_KEY}\" }\n    timeouts: { request: 250ms }\n";
         let c = parse("c.yaml", text, Path::new("."), &env).expect("parses");
         assert_eq!(c.connections[0].secrets["api_key"], "key1");
         assert_eq!(c.connections[0].request_timeout, Duration::from_millis(250));
@@ -657,7 +657,7 @@ mod tests {
 
     #[test]
     fn errors_name_lines() {
-        let text = "connections:\n  d:\n    vendor: dokos\n    base_url: http://erp\n    secrets: { api_key: \"${MISSING}\" }\n    colour: red\n";
+        let text = "connections:\n  d:\n    vendor: acme\n    base_url: http://erp\n    secrets: { api_key: \"${MISSING}\" }\n    colour: red\n";
         let errs = parse("c.yaml", text, Path::new("."), &env).expect_err("fails");
         let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert!(

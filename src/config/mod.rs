@@ -1,7 +1,6 @@
-//! Configuration: the config file (`file`), `${...}` secrets (`secrets`), the compiled
-//! generation the server runs on (`snapshot`), and the embedded default (`embedded`).
+//! Configuration: the config file (`file`), `${...}` secrets (`secrets`), and the compiled
+//! generation the server runs on (`snapshot`). The embedded default lives with the sandbox.
 
-pub mod embedded;
 pub mod file;
 pub mod secrets;
 pub mod snapshot;
@@ -28,6 +27,6 @@ pub fn load(path: Option<&Path>) -> Result<Snapshot, Vec<String>> {
             let sources = snapshot::read_mappings(&cfg.mappings)?;
             snapshot::build(&cfg, &text, &sources)
         }
-        None => embedded::load(NO_SANDBOX),
+        None => crate::sandbox::embedded::load(NO_SANDBOX),
     }
 }

@@ -376,7 +376,7 @@ mod tests {
             parse: None,
             format: None,
         };
-        // a zone-less Frappe time in winter (UTC+1) and in summer (UTC+2)
+        // a zone-less vendor time in winter (UTC+1) and in summer (UTC+2)
         assert_eq!(
             convert_in(json!("2026-11-23 01:07:19"), &read, Some(paris)).expect("ts"),
             json!("2026-11-23T00:07:19Z")

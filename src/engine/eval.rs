@@ -864,14 +864,14 @@ mod tests {
     #[test]
     fn pipe_parse_json_capture_and_compact() {
         let input =
-            json!({"m": "[\"{\\\"message\\\": \\\"<b>Bad</b> qty\\\"}\"]", "e": "frappe.X: boom"});
+            json!({"m": "[\"{\\\"message\\\": \\\"<b>Bad</b> qty\\\"}\"]", "e": "erp.X: boom"});
         let out = run(
             "{ msg: { strip_html: { pipe: [ { parse_json: $.m }, { parse_json: \"$[0]\" }, $.message ] } }, cap: { capture: $.e, regex: \": (.*)$\" }, list: { compact: [$.e, $.none, 1] }, none: { compact: [$.none], omit_empty: true } }",
             input,
         );
         assert_eq!(
             out.expect("ok"),
-            Some(json!({"msg": "Bad qty", "cap": "boom", "list": ["frappe.X: boom", 1]}))
+            Some(json!({"msg": "Bad qty", "cap": "boom", "list": ["erp.X: boom", 1]}))
         );
     }
 }

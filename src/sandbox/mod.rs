@@ -7,6 +7,7 @@
 //! `http://ADDR/<vendor>/...`.
 
 pub mod dokos;
+pub mod embedded;
 pub mod enapps;
 pub mod mrdoc;
 pub mod oneentry;

@@ -78,7 +78,7 @@ mod tests {
         Clients::ApiKeys(vec![ApiKey {
             name: "shop".into(),
             sha256: Sha256::digest(b"0123456789abcdef-shop").into(),
-            connections: Some(vec!["dokos".into()]),
+            connections: Some(vec!["erp-a".into()]),
             operations: None,
         }])
     }
@@ -101,9 +101,9 @@ mod tests {
             "Bearer 0123456789abcdef-shop".parse().expect("h"),
         );
         let k = authenticate(&c, &h).expect("known").expect("a key");
-        assert!(authorize(Some(k), "dokos", Operation::CreateOrder).is_ok());
+        assert!(authorize(Some(k), "erp-a", Operation::CreateOrder).is_ok());
         assert_eq!(
-            authorize(Some(k), "valomnia", Operation::CreateOrder)
+            authorize(Some(k), "erp-b", Operation::CreateOrder)
                 .err()
                 .map(|p| p.code),
             Some(ErrorCode::Forbidden)

@@ -152,10 +152,10 @@ mod tests {
 
     #[test]
     fn both_route_forms() {
-        let o = order(Method::POST, "/v1/connections/dokos/orders");
+        let o = order(Method::POST, "/v1/connections/erp-a/orders");
         assert_eq!(
             (o.op, o.connection.as_deref()),
-            (Operation::CreateOrder, Some("dokos"))
+            (Operation::CreateOrder, Some("erp-a"))
         );
         let o = order(Method::GET, "/v1/orders/SAL-1");
         assert_eq!(

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::file;
-use super::snapshot::{self, MappingSource, Snapshot};
+use crate::config::file;
+use crate::config::snapshot::{self, MappingSource, Snapshot};
 
 pub const CONFIG: &str = include_str!("embedded.yaml");
 
