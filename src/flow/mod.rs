@@ -205,7 +205,7 @@ async fn run_inner<T: Transport>(
         if let Some(e) = decode_error {
             let mut p = Problem::new(
                 ErrorCode::UpstreamUnavailable,
-                format!("step `{}`: {e}", step.name),
+                normalize::mask(&format!("step `{}`: {e}", step.name), target.secret_values),
             );
             // The ERP accepted a write but its answer is unreadable: it may have applied it.
             p.outcome_unknown = write_sent;
