@@ -236,6 +236,7 @@ def hostile():
         "limit=0", "limit=1001", "limit=99999999999999999999999", "limit=-1", "limit=1.5",
         "status=weird&status=draft", "status=draft&status=draft", "colour=red",
         "cursor=garbage!", "cursor=" + offset(5), "cursor=" + offset(999999999), "limit=1&cursor=" + offset(40),
+        "limit=1&cursor=" + offset(2**64 - 1), "limit=2&cursor=" + offset(2**64 - 2), "cursor=" + offset(2**64),
         "created_from=2026-13-45", "created_from=2026-11-01T25:61:61Z", "updated_to=9999-12-31T23:59:59%2B14:00",
         "customer_id=%0D%0AX:1", "external_ref=..%2F..%2Fadmin", "external_ref=" + "x" * 300,
         "%FF%FE=%FF", "&&&==&", "=", "", "external_ref=a%23b%3Fc", "customer_id=%00",
