@@ -527,7 +527,7 @@ if [[ -n ${PERF:-} ]]; then
         wrk -t1 -c"$CONNS" -d"$((DURATION + 2))s" -s "$TMP/post.lua" "$(gw_url dokos)" >/dev/null 2>&1 &
     wp=$!
     sleep 1
-    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 4999 -g -p "$GW" -o "$PERF" -- sleep "$DURATION" 2>/dev/null || true
+    timeout $((DURATION + 30)) perf record -q -e cpu-clock -F 1999 --call-graph dwarf,32768 -p "$GW" -o "$PERF" -- sleep "$DURATION" 2>/dev/null || true
     wait "$wp" || true
     perf report -i "$PERF" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 || true
 fi

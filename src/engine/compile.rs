@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use regex::Regex;
+use regex_automata::meta::{Config as RegexConfig, Regex};
 use serde_json::Value;
 
 use super::convert::check_time_format;
@@ -1391,7 +1391,12 @@ fn head_err(node: &Node, head: &str) -> LocError {
 
 fn regex(node: &Node) -> R<Regex> {
     let text = string(node, "regex")?;
-    Regex::new(&text).map_err(|e| node.err(format!("invalid regex `{text}`: {e}")))
+    // No one-pass DFA: for a Unicode class (`\w`) it holds megabytes per pattern, and these
+    // patterns read error messages, where the lazy DFA is fast enough.
+    Regex::builder()
+        .configure(RegexConfig::new().onepass(false))
+        .build(&text)
+        .map_err(|e| node.err(format!("invalid regex `{text}`: {e}")))
 }
 
 fn is_path_char(c: char) -> bool {

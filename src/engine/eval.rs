@@ -310,10 +310,12 @@ impl<'m> Evaluator<'m> {
                     return Ok(None);
                 };
                 let group = usize::from(re.captures_len() > 1);
-                Ok(re
-                    .captures(&text)
-                    .and_then(|c| c.get(group))
-                    .map(|m| Cow::Owned(Value::String(m.as_str().to_string()))))
+                let mut caps = re.create_captures();
+                re.captures(text.as_str(), &mut caps);
+                Ok(caps
+                    .get_group(group)
+                    .and_then(|span| text.get(span.range()))
+                    .map(|m| Cow::Owned(Value::String(m.to_string()))))
             }
             Template::StripHtml(inner) => Ok(self
                 .eval_depth(inner, s, depth)?
@@ -538,7 +540,7 @@ impl<'m> Evaluator<'m> {
             Predicate::Le(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_le()),
             Predicate::Matches(a, re) => ev(a)?
                 .and_then(|v| scalar_text(&v))
-                .is_some_and(|t| re.is_match(&t)),
+                .is_some_and(|t| re.is_match(t.as_str())),
             Predicate::Not(inner) => !self.test_depth(inner, s, depth)?,
             Predicate::All(items) => {
                 for i in items {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex_automata::meta::Regex;
 use serde_json::Value;
 
 use super::selector::Selector;
