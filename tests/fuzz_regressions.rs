@@ -136,3 +136,12 @@ fn regression(target: &str, file: &str) -> Vec<u8> {
 fn xml_decode_error_does_not_show_a_secret() {
     crash("vendor_answer", "xml-decode-error-shows-secret");
 }
+
+/// Found by fuzzing (fixed): a value of the ERP's answer that the mapping could not read (here
+/// Mr.Doc's get answering a date `2026-07-01api-user 00:30:00`, the fixture's login being
+/// `api-user`) was quoted in the problem's detail unmasked. Every problem a flow returns is
+/// now masked at the flow's edge (`flow::run`).
+#[test]
+fn unreadable_answer_value_does_not_show_a_secret() {
+    crash("vendor_answer", "date-error-echoes-secret");
+}

@@ -261,6 +261,13 @@ pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, Co
         }
         return Err(format!("`{text}` does not match the date format `{p}`"));
     }
+    // The common case first: a plain `YYYY-MM-DD` (no other form below reads such a text).
+    if text.len() == 10
+        && let Ok(d) = text.parse::<NaiveDate>()
+        && let Some(n) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(n.and_utc());
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Ok(dt.with_timezone(&Utc));
     }

@@ -86,8 +86,24 @@ pub async fn run<T: Transport>(
         .await
         .map_err(|mut p| {
             p.connection = Some(target.name.to_string());
+            mask_problem(&mut p, target.secret_values);
             p
         })
+}
+
+/// The last line of defence for "secrets never reach an error body": whatever the ERP echoed
+/// (a login in an error message, a token in a date it could not read) is masked here, on
+/// every problem a flow returns.
+fn mask_problem(p: &mut Problem, secrets: &[String]) {
+    p.detail = normalize::mask(&p.detail, secrets);
+    for e in &mut p.errors {
+        e.message = normalize::mask(&e.message, secrets);
+    }
+    if let Some(u) = p.upstream.as_deref_mut() {
+        for text in [&mut u.code, &mut u.message].into_iter().flatten() {
+            *text = normalize::mask(text, secrets);
+        }
+    }
 }
 
 async fn run_inner<T: Transport>(
@@ -117,7 +133,7 @@ async fn run_inner<T: Transport>(
     let now = input.now.unwrap_or_else(Utc::now);
     let clock = Clock {
         now: Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        today: Value::String(now.format("%Y-%m-%d").to_string()),
+        today: Value::String(now.date_naive().to_string()),
     };
     let mut auth = login::token(target, transport, &clock.now, None).await?;
     let auth_headers = mapping
