@@ -36,6 +36,10 @@ use ordergate::upstream::auth::TokenCache;
 use ordergate::upstream::{Transport, UpstreamError, UpstreamResponse};
 use ordergate::yaml::{self, Node, NodeKind};
 
+// The allocator of the binary (src/main.rs), so the figures are the engine as it runs there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SIZES: [usize; 4] = [1, 10, 100, 1000];
 const NOW: &str = "2026-11-23T00:00:00Z";
 
