@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use regex_automata::meta::{Config as RegexConfig, Regex};
 use serde_json::Value;
 
-use super::convert::check_time_format;
+use super::convert::TimePattern;
 use super::plan::*;
 use super::selector::{ROOT_NAMES, Root, Selector};
 use crate::canonical::operation::Operation;
@@ -772,17 +772,16 @@ impl Ctx<'_> {
             },
         };
         let scale = node.get("scale").map(scale_of).transpose()?;
-        let time_pattern = |key: &str| -> R<Option<String>> {
+        let time_pattern = |key: &str| -> R<Option<TimePattern>> {
             match node.get(key) {
                 None => Ok(None),
                 Some(n) => {
                     let p = string(n, key)?;
-                    if !check_time_format(&p) {
-                        return Err(n.err(format!(
+                    TimePattern::new(&p).map(Some).ok_or_else(|| {
+                        n.err(format!(
                             "invalid date format `{p}` (chrono strftime syntax: %Y-%m-%d %H:%M:%S)"
-                        )));
-                    }
-                    Ok(Some(p))
+                        ))
+                    })
                 }
             }
         };

@@ -5,7 +5,10 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use std::sync::LazyLock;
+
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Number, Value};
 
@@ -157,16 +160,16 @@ pub fn convert_in(
             let text = v
                 .as_str()
                 .ok_or_else(|| format!("expected a date, found {}", kind(&v)))?;
-            let dt = parse_time_in(text, parse.as_deref(), zone)?;
-            let fmt = format.as_deref().unwrap_or("%Y-%m-%d");
+            let dt = parse_time_in(text, parse.as_ref(), zone)?;
+            let fmt = format.as_ref().unwrap_or(&DATE);
             Ok(Value::String(format_time_in(&dt, fmt, zone)?))
         }
         Convert::Timestamp { parse, format } => {
             let text = v
                 .as_str()
                 .ok_or_else(|| format!("expected a timestamp, found {}", kind(&v)))?;
-            let dt = parse_time_in(text, parse.as_deref(), zone)?;
-            Ok(Value::String(match format.as_deref() {
+            let dt = parse_time_in(text, parse.as_ref(), zone)?;
+            Ok(Value::String(match format {
                 None => dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                 Some(f) => format_time_in(&dt, f, zone)?,
             }))
@@ -196,15 +199,62 @@ fn to_bool(v: &Value) -> Result<bool, ConvertError> {
     }
 }
 
+/// A strftime pattern (`%Y-%m-%d %H:%M:%S`), parsed once at load into chrono's items: reading
+/// and writing a date never parses the pattern again.
+#[derive(Debug, Clone)]
+pub struct TimePattern {
+    text: String,
+    items: Vec<Item<'static>>,
+}
+
+impl TimePattern {
+    /// None when the pattern is not valid chrono strftime syntax.
+    pub fn new(text: &str) -> Option<TimePattern> {
+        let items = StrftimeItems::new(text).parse_to_owned().ok()?;
+        if items.iter().any(|i| matches!(i, Item::Error)) {
+            return None;
+        }
+        Some(TimePattern {
+            text: text.to_string(),
+            items,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn parse(&self, text: &str) -> Option<Parsed> {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, text, self.items.iter())
+            .ok()
+            .map(|()| parsed)
+    }
+}
+
+/// The default date format, and the forms read without a pattern (after RFC 3339).
+static DATE: LazyLock<TimePattern> = LazyLock::new(|| pattern("%Y-%m-%d"));
+static USUAL: LazyLock<[TimePattern; 3]> = LazyLock::new(|| {
+    [
+        pattern("%Y-%m-%d %H:%M:%S%.f"),
+        pattern("%Y-%m-%dT%H:%M:%S%.f"),
+        pattern("%Y-%m-%d %H:%M"),
+    ]
+});
+
+fn pattern(text: &str) -> TimePattern {
+    TimePattern::new(text).unwrap_or_else(|| unreachable!("a built-in pattern is valid: {text}"))
+}
+
 /// `parse_time`, reading zone-less times as local times of `zone`.
 pub fn parse_time_in(
     text: &str,
-    pattern: Option<&str>,
+    pattern: Option<&TimePattern>,
     zone: Option<chrono_tz::Tz>,
 ) -> Result<DateTime<Utc>, ConvertError> {
-    let utc = parse_time(text, pattern)?;
+    let (utc, has_offset) = read_time(text, pattern)?;
     let Some(tz) = zone else { return Ok(utc) };
-    if has_offset(text, pattern) {
+    if has_offset {
         return Ok(utc);
     }
     use chrono::TimeZone as _;
@@ -218,88 +268,90 @@ pub fn parse_time_in(
     }
 }
 
-/// Whether the text carries its own UTC offset (then the zone setting does not apply).
-fn has_offset(text: &str, pattern: Option<&str>) -> bool {
-    let t = text.trim();
-    DateTime::parse_from_rfc3339(t).is_ok()
-        || pattern.is_some_and(|p| DateTime::parse_from_str(t, p).is_ok())
-}
-
 fn format_time_in(
     dt: &DateTime<Utc>,
-    pattern: &str,
+    pattern: &TimePattern,
     zone: Option<chrono_tz::Tz>,
 ) -> Result<String, ConvertError> {
-    match zone {
-        None => format_time(dt, pattern),
-        Some(tz) => {
-            use std::fmt::Write as _;
-            let mut out = String::new();
-            write!(out, "{}", dt.with_timezone(&tz).format(pattern))
-                .map_err(|_| format!("invalid date format `{pattern}`"))?;
-            Ok(out)
-        }
-    }
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let written = match zone {
+        None => write!(out, "{}", dt.format_with_items(pattern.items.iter())),
+        Some(tz) => write!(
+            out,
+            "{}",
+            dt.with_timezone(&tz)
+                .format_with_items(pattern.items.iter())
+        ),
+    };
+    written.map_err(|_| format!("invalid date format `{}`", pattern.as_str()))?;
+    Ok(out)
 }
 
 /// Reads a date or timestamp: with `pattern` when given, else RFC 3339, SQL
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, or a plain date. Times without a zone are UTC.
-pub fn parse_time(text: &str, pattern: Option<&str>) -> Result<DateTime<Utc>, ConvertError> {
+pub fn parse_time(
+    text: &str,
+    pattern: Option<&TimePattern>,
+) -> Result<DateTime<Utc>, ConvertError> {
+    read_time(text, pattern).map(|(t, _)| t)
+}
+
+/// `parse_time`, and whether the text carried its own UTC offset.
+fn read_time(
+    text: &str,
+    pattern: Option<&TimePattern>,
+) -> Result<(DateTime<Utc>, bool), ConvertError> {
     let text = text.trim();
     if let Some(p) = pattern {
-        if let Ok(dt) = DateTime::parse_from_str(text, p) {
-            return Ok(dt.with_timezone(&Utc));
+        // As chrono's `parse_from_str` of DateTime, NaiveDateTime and NaiveDate, in that
+        // order, from one parse.
+        if let Some(parsed) = p.parse(text) {
+            if let Ok(dt) = parsed.to_datetime() {
+                return Ok((dt.with_timezone(&Utc), true));
+            }
+            if let Ok(ndt) = parsed.to_naive_datetime_with_offset(0) {
+                return Ok((ndt.and_utc(), false));
+            }
+            if let Ok(d) = parsed.to_naive_date() {
+                let midnight = d
+                    .and_hms_opt(0, 0, 0)
+                    .map(|n| n.and_utc())
+                    .unwrap_or_default();
+                return Ok((midnight, false));
+            }
         }
-        if let Ok(ndt) = NaiveDateTime::parse_from_str(text, p) {
-            return Ok(ndt.and_utc());
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(text, p) {
-            return Ok(d
-                .and_hms_opt(0, 0, 0)
-                .map(|n| n.and_utc())
-                .unwrap_or_default());
-        }
-        return Err(format!("`{text}` does not match the date format `{p}`"));
+        return Err(format!(
+            "`{text}` does not match the date format `{}`",
+            p.as_str()
+        ));
     }
     // The common case first: a plain `YYYY-MM-DD` (no other form below reads such a text).
     if text.len() == 10
         && let Ok(d) = text.parse::<NaiveDate>()
         && let Some(n) = d.and_hms_opt(0, 0, 0)
     {
-        return Ok(n.and_utc());
+        return Ok((n.and_utc(), false));
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        return Ok(dt.with_timezone(&Utc));
+        return Ok((dt.with_timezone(&Utc), true));
     }
-    for p in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(ndt) = NaiveDateTime::parse_from_str(text, p) {
-            return Ok(ndt.and_utc());
+    for p in USUAL.iter() {
+        if let Some(ndt) = p
+            .parse(text)
+            .and_then(|parsed| parsed.to_naive_datetime_with_offset(0).ok())
+        {
+            return Ok((ndt.and_utc(), false));
         }
     }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        && let Some(n) = d.and_hms_opt(0, 0, 0)
+    if let Some(n) = DATE
+        .parse(text)
+        .and_then(|parsed| parsed.to_naive_date().ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
     {
-        return Ok(n.and_utc());
+        return Ok((n.and_utc(), false));
     }
     Err(format!("`{text}` is not a date or timestamp"))
-}
-
-fn format_time(dt: &DateTime<Utc>, pattern: &str) -> Result<String, ConvertError> {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    write!(out, "{}", dt.format(pattern))
-        .map_err(|_| format!("invalid date format `{pattern}`"))?;
-    Ok(out)
-}
-
-/// Checks a strftime pattern at load time.
-pub fn check_time_format(pattern: &str) -> bool {
-    use chrono::format::{Item, StrftimeItems};
-    StrftimeItems::new(pattern).all(|i| !matches!(i, Item::Error))
 }
 
 pub fn kind(v: &Value) -> &'static str {
@@ -349,7 +401,7 @@ mod tests {
     fn dates() {
         let sql = Convert::Timestamp {
             parse: None,
-            format: Some("%Y-%m-%d %H:%M:%S".into()),
+            format: TimePattern::new("%Y-%m-%d %H:%M:%S"),
         };
         assert_eq!(
             convert(json!("2026-11-23T10:05:00Z"), &sql).expect("ts"),
@@ -372,8 +424,8 @@ mod tests {
             json!("2026-11-23")
         );
         assert!(convert(json!("23/11/2026"), &d).is_err());
-        assert!(check_time_format("%Y-%m-%d"));
-        assert!(!check_time_format("%Y-%Q"));
+        assert!(TimePattern::new("%Y-%m-%d").is_some());
+        assert!(TimePattern::new("%Y-%Q").is_none());
     }
 
     #[test]
@@ -394,7 +446,7 @@ mod tests {
         );
         let write = Convert::Timestamp {
             parse: None,
-            format: Some("%Y-%m-%d %H:%M:%S".into()),
+            format: TimePattern::new("%Y-%m-%d %H:%M:%S"),
         };
         assert_eq!(
             convert_in(json!("2026-11-23T00:07:19Z"), &write, Some(paris)).expect("ts"),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use regex_automata::meta::Regex;
 use serde_json::Value;
 
+use super::convert::TimePattern;
 use super::selector::Selector;
 use crate::canonical::operation::Operation;
 use crate::yaml::Loc;
@@ -362,13 +363,13 @@ pub enum Convert {
     Bit,
     /// A date, read with `parse` (or any usual form) and written with `format` (default `%Y-%m-%d`).
     Date {
-        parse: Option<String>,
-        format: Option<String>,
+        parse: Option<TimePattern>,
+        format: Option<TimePattern>,
     },
     /// A timestamp, written with `format` (default RFC 3339).
     Timestamp {
-        parse: Option<String>,
-        format: Option<String>,
+        parse: Option<TimePattern>,
+        format: Option<TimePattern>,
     },
     Upper,
     Lower,
