@@ -65,7 +65,7 @@ pub async fn token<T: Transport>(
             let response = transport
                 .send(&request)
                 .await
-                .map_err(|e| normalize::transport_problem(&e, false, target.secret_values))?;
+                .map_err(|e| normalize::transport_problem(&e, false))?;
             if !login.accept.matches(response.status) {
                 let mut p = Problem::new(
                     ErrorCode::UpstreamAuthFailed,

@@ -91,9 +91,10 @@ pub async fn run<T: Transport>(
         })
 }
 
-/// The last line of defence for "secrets never reach an error body": whatever the ERP echoed
-/// (a login in an error message, a token in a date it could not read) is masked here, on
-/// every problem a flow returns.
+/// "Secrets never reach an error body", in one place: whatever the ERP echoed (a login in an
+/// error message, a token in a date it could not read, a transport error) is masked here, on
+/// every problem a flow returns. (Error rules mask before they clip a vendor message, so a cut
+/// secret cannot slip through: see `normalize::check`.)
 fn mask_problem(p: &mut Problem, secrets: &[String]) {
     p.detail = normalize::mask(&p.detail, secrets);
     for e in &mut p.errors {
@@ -181,9 +182,10 @@ async fn run_inner<T: Transport>(
             };
             let is_write =
                 request.method != http::Method::GET && request.method != http::Method::HEAD;
-            let response = transport.send(&request).await.map_err(|e| {
-                normalize::transport_problem(&e, write_sent || is_write, target.secret_values)
-            })?;
+            let response = transport
+                .send(&request)
+                .await
+                .map_err(|e| normalize::transport_problem(&e, write_sent || is_write))?;
             if renew_on.contains(&response.status) && attempt == 1 && has_login(mapping) {
                 // The ERP refused the token: it did not act on the request; log in and resend once.
                 auth = login::token(target, transport, &clock.now, Some(&auth)).await?;
@@ -221,7 +223,7 @@ async fn run_inner<T: Transport>(
         if let Some(e) = decode_error {
             let mut p = Problem::new(
                 ErrorCode::UpstreamUnavailable,
-                normalize::mask(&format!("step `{}`: {e}", step.name), target.secret_values),
+                format!("step `{}`: {e}", step.name),
             );
             // The ERP accepted a write but its answer is unreadable: it may have applied it.
             p.outcome_unknown = write_sent;

@@ -206,9 +206,9 @@ pub fn retry_after(resp: &UpstreamResponse) -> Option<u64> {
 }
 
 /// No answer came: connect failures never reached the ERP; anything else after a write was
-/// sent leaves its outcome unknown.
-pub fn transport_problem(e: &UpstreamError, write_sent: bool, secrets: &[String]) -> Problem {
-    let detail = mask(&e.to_string(), secrets);
+/// sent leaves its outcome unknown. (`flow::run` masks the connection's secrets in it.)
+pub fn transport_problem(e: &UpstreamError, write_sent: bool) -> Problem {
+    let detail = e.to_string();
     let mut p = match e {
         UpstreamError::Connect(_) => Problem::new(ErrorCode::UpstreamUnavailable, detail),
         UpstreamError::Timeout(_) => Problem::new(ErrorCode::UpstreamTimeout, detail),
