@@ -4,6 +4,8 @@
 //!   headers and the body encoding: JSON, XML or form);
 //! - `normalize/<vendor>/<lines>`: the vendor's create answer (raw bytes) decoded, checked
 //!   against the error rules and turned into the canonical order;
+//! - `normalize-whole/<vendor>/<lines>`: the same with the whole answer decoded, the baseline
+//!   of reading JSON answers only for the fields the mapping needs;
 //! - `flow/<vendor>/<lines>`: both, through `flow::run` as the server runs it, with a transport
 //!   that hands back the recorded answer (the login, when the mapping has one, is cached);
 //! - `canonical/<lines>`: parsing the canonical JSON body and validating it against the
@@ -27,6 +29,7 @@ use serde_json::{Map, Value, json};
 
 use ordergate::canonical::operation::Operation;
 use ordergate::canonical::validate::check_body;
+use ordergate::codec::need::Need;
 use ordergate::engine::compile::compile_file;
 use ordergate::engine::eval::{Evaluator, Roots, Scope};
 use ordergate::engine::plan::{Mapping, OperationPlan, ResultPlan};
@@ -248,14 +251,19 @@ fn order_of(base: &Value, n: usize) -> Value {
 
 /// The vendor's answer with its line list grown (or cut) to `n` items.
 fn answer_of(case: &Case, n: usize) -> UpstreamResponse {
-    let mut resp = case.answer.clone();
-    match case.grow {
+    grown(case.name, &case.answer, case.grow, n)
+}
+
+/// `answer` with its line list grown (or cut) to `n` items.
+fn grown(name: &str, answer: &UpstreamResponse, grow: &Grow, n: usize) -> UpstreamResponse {
+    let mut resp = answer.clone();
+    match grow {
         Grow::Json(pointer) => {
             let mut body: Value = serde_json::from_slice(&resp.body).expect("json answer");
             let list = body
                 .pointer_mut(pointer)
                 .and_then(Value::as_array_mut)
-                .unwrap_or_else(|| panic!("{}: no list at {pointer}", case.name));
+                .unwrap_or_else(|| panic!("{name}: no list at {pointer}"));
             let items: Vec<Value> = list.iter().cycle().take(n).cloned().collect();
             *list = items;
             resp.body = Bytes::from(serde_json::to_vec(&body).expect("json"));
@@ -368,6 +376,7 @@ fn normalize_create(
     auth: &Value,
     clock: &Clock,
     resp: &UpstreamResponse,
+    whole: bool,
 ) -> Value {
     let m = &case.mapping;
     let plan = create_plan(m);
@@ -385,7 +394,10 @@ fn normalize_create(
         })
         .expect("a create step");
     let null = Value::Null;
-    let (answer, error) = normalize::answer(resp, step.request.decode, &step.request.xml);
+    // `whole`: decode the whole answer, as before answers were read for what the mapping needs
+    // (the same-run baseline of `normalize-whole/`).
+    let need = if whole { &Need::All } else { &step.answer };
+    let (answer, error) = normalize::answer(resp, step.request.decode, &step.request.xml, need);
     assert!(error.is_none(), "{}: undecodable answer", case.name);
     {
         let no_steps: Vec<Value> = vec![Value::Null; plan.slots];
@@ -480,8 +492,46 @@ fn engine(c: &mut Criterion) {
             let resp = answer_of(case, n);
             g.throughput(Throughput::Elements(n as u64));
             g.bench_with_input(BenchmarkId::new(case.name, n), &resp, |b, resp| {
-                b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp)))
+                b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), false))
             });
+        }
+    }
+    g.finish();
+
+    // The same with the whole answer decoded: the baseline of reading only what the mapping
+    // needs (JSON answers; XML and form answers are decoded whole either way).
+    let mut g = c.benchmark_group("normalize-whole");
+    for case in &cases {
+        let tokens = TokenCache::default();
+        let auth = auth_of(case, &rt, &tokens);
+        let input = order_of(&case.body, 1);
+        for n in [10, 1000] {
+            let resp = answer_of(case, n);
+            g.throughput(Throughput::Elements(n as u64));
+            g.bench_with_input(BenchmarkId::new(case.name, n), &resp, |b, resp| {
+                b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), true))
+            });
+        }
+    }
+    g.finish();
+
+    // A Dokos create answer as a real Frappe server sends it (72 fields, 71 per line, where the
+    // fixtures keep only what the mapping reads): what reading only the needed fields is for.
+    let mut g = c.benchmark_group("normalize-frappe-answer");
+    if let Some(case) = cases.iter().find(|c| c.name == "dokos") {
+        let tokens = TokenCache::default();
+        let auth = auth_of(case, &rt, &tokens);
+        let input = order_of(&case.body, 1);
+        let mut real = case.answer.clone();
+        real.body = Bytes::from_static(include_bytes!("data/frappe-create-answer.json"));
+        for n in [1, 10, 100] {
+            let resp = grown(case.name, &real, case.grow, n);
+            g.throughput(Throughput::Elements(n as u64));
+            for (label, whole) in [("needed", false), ("whole", true)] {
+                g.bench_with_input(BenchmarkId::new(label, n), &resp, |b, resp| {
+                    b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), whole))
+                });
+            }
         }
     }
     g.finish();

@@ -1,7 +1,14 @@
 //! JSON bodies. Numbers keep their decimal text (serde_json `arbitrary_precision`).
 
-use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
 
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Number, Value};
+
+use super::need::Need;
 use super::{CodecError, MAX_DEPTH};
 
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
@@ -22,6 +29,231 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
         ));
     }
     Ok(value)
+}
+
+/// Decodes a vendor answer, building only the parts `need` names; the rest is skipped (but
+/// must still be valid JSON). With `Need::All` this is [`decode`].
+pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
+    if matches!(need, Need::All) {
+        return decode(bytes);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    let bad = |e: serde_json::Error| CodecError::decode("JSON", e.to_string());
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Project { need, depth: 1 }
+        .deserialize(&mut de)
+        .map_err(bad)?;
+    de.end().map_err(bad)?;
+    if depth(&value) > MAX_DEPTH {
+        return Err(CodecError::decode(
+            "JSON",
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    Ok(value)
+}
+
+/// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
+/// this key, its value the number's text. `numbers_keep_their_text_when_projected` fails if a
+/// serde_json release changes it.
+const NUMBER_KEY: &str = "$serde_json::private::Number";
+
+/// Deserializes one value at `depth` (the root is 1), keeping what the need names.
+#[derive(Clone)]
+struct Project<'n> {
+    need: &'n Need,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Project<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        match self.need {
+            Need::All => Value::deserialize(d),
+            Need::Fields(_) => d.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Project<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let inner = Project {
+            need: self.need,
+            depth: self.depth + 1,
+        };
+        while let Some(item) = seq.next_element_seed(inner.clone())? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut first = true;
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            if first && key == NUMBER_KEY {
+                let text: Cow<'de, str> = map.next_value_seed(KeyText)?;
+                return Number::from_str(&text)
+                    .map(Value::Number)
+                    .map_err(de::Error::custom);
+            }
+            first = false;
+            match self.need.field(&key) {
+                Some(need) => {
+                    let value = map.next_value_seed(Project {
+                        need,
+                        depth: self.depth + 1,
+                    })?;
+                    out.insert(key.into_owned(), value);
+                }
+                None => map.next_value_seed(Skip(self.depth + 1))?,
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Skips a value at `depth`, refusing one nested deeper than [`MAX_DEPTH`] as [`decode`] does.
+struct Skip(usize);
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.0 > MAX_DEPTH {
+            return Err(de::Error::custom(format!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip(self.0 + 1))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            if key == NUMBER_KEY {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value_seed(Skip(self.0 + 1))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct KeyText;
+
+impl<'de> DeserializeSeed<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
 }
 
 /// Depth of a value, iteratively (no recursion on untrusted input).
@@ -50,6 +282,62 @@ mod tests {
             String::from_utf8(encode(&v).expect("encodes")).expect("utf8"),
             r#"{"a":0.1,"b":12345678901234567890.123}"#
         );
+    }
+
+    fn fields(list: &[(&str, Need)]) -> Need {
+        Need::Fields(
+            list.iter()
+                .map(|(k, n)| (k.to_string(), n.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn projection_keeps_only_the_named_keys() {
+        let body = br#"{"name": "SO-1", "owner": "x", "items": [{"qty": 2, "junk": {"a": [1]}},
+            {"qty": 3.50, "junk": null}], "meta": {"deep": {"deeper": [true]}}}"#;
+        let need = fields(&[
+            ("name", Need::All),
+            ("items", fields(&[("qty", Need::All)])),
+        ]);
+        let v = decode_needed(body, &need).expect("decodes");
+        assert_eq!(
+            v.to_string(),
+            r#"{"name":"SO-1","items":[{"qty":2},{"qty":3.50}]}"#
+        );
+        // Everything the projection keeps is what a full decode has there.
+        let full = decode(body).expect("decodes");
+        assert_eq!(v["items"][1]["qty"], full["items"][1]["qty"]);
+    }
+
+    #[test]
+    fn numbers_keep_their_text_when_projected() {
+        // A need for fields meeting a number (a vendor answering a scalar where an object was
+        // expected) keeps the number as it is, digits and all.
+        let need = fields(&[("a", fields(&[("b", Need::All)]))]);
+        let v = decode_needed(br#"{"a": 12345678901234567890.10}"#, &need).expect("decodes");
+        assert_eq!(v.to_string(), r#"{"a":12345678901234567890.10}"#);
+        let v = decode_needed(br#"-0.5"#, &need).expect("decodes");
+        assert_eq!(v.to_string(), "-0.5");
+    }
+
+    #[test]
+    fn projection_still_refuses_broken_json_in_skipped_parts() {
+        let need = fields(&[("a", Need::All)]);
+        assert!(decode_needed(br#"{"a": 1, "skipped": [1, 2"#, &need).is_err());
+        assert!(decode_needed(br#"{"a": 1, "skipped": tru}"#, &need).is_err());
+        assert!(decode_needed(br#"{"a": 1} trailing"#, &need).is_err());
+        assert_eq!(decode_needed(b" ", &need).expect("empty"), Value::Null);
+        // Skipped parts are held to the same depth limit as a full decode.
+        let deep = format!("{{\"a\": 1, \"b\": {}1{}}}", "[".repeat(70), "]".repeat(70));
+        assert!(decode(deep.as_bytes()).is_err());
+        assert!(decode_needed(deep.as_bytes(), &need).is_err());
+        let shallow = format!("{{\"a\": 1, \"b\": {}1{}}}", "[".repeat(60), "]".repeat(60));
+        assert!(decode(shallow.as_bytes()).is_ok());
+        assert!(decode_needed(shallow.as_bytes(), &need).is_ok());
+        // Escaped keys are matched by their value.
+        let v = decode_needed(br#"{"\u0061": 1}"#, &need).expect("decodes");
+        assert_eq!(v.to_string(), r#"{"a":1}"#);
     }
 
     #[test]

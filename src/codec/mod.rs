@@ -4,6 +4,7 @@
 pub mod form;
 pub mod json;
 pub mod multipart;
+pub mod need;
 pub mod xml;
 
 /// Why a body could not be encoded or decoded.

@@ -11,6 +11,8 @@ use regex_automata::meta::{Config as RegexConfig, Regex};
 use serde_json::Value;
 
 use super::convert::TimePattern;
+use super::reads;
+use crate::codec::need::Need;
 use super::plan::*;
 use super::selector::{ROOT_NAMES, Root, Selector};
 use crate::canonical::operation::Operation;
@@ -211,7 +213,7 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
     if !errors.is_empty() {
         return Err(CompileErrors(errors));
     }
-    Ok(Mapping {
+    let mut mapping = Mapping {
         vendor,
         file: root.loc.file.clone(),
         description,
@@ -224,7 +226,9 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
         unsupported,
         templates,
         fixtures,
-    })
+    };
+    reads::annotate(&mut mapping);
+    Ok(mapping)
 }
 
 fn unknown_key(name: &str, known: &[&str]) -> String {
@@ -1259,6 +1263,7 @@ impl Ctx<'_> {
                     loc: s.loc.clone(),
                     when: s.get("when").map(|w| self.predicate(w)).transpose()?,
                     request: self.request(req)?,
+                    answer: Need::All,
                 })
             })();
             match compiled {

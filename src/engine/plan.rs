@@ -87,6 +87,8 @@ pub struct StepPlan {
     pub loc: Loc,
     pub when: Option<Predicate>,
     pub request: RequestPlan,
+    /// What of this step's JSON answer the mapping reads (worked out by `reads::annotate`).
+    pub answer: crate::codec::need::Need,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

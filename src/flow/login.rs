@@ -13,6 +13,7 @@ use crate::engine::convert::to_decimal;
 use crate::engine::eval::{Evaluator, Roots, Scope};
 use crate::engine::render::render;
 use crate::upstream::Transport;
+use crate::codec::need::Need;
 
 /// `{token}` for `$auth`, or null when the mapping has no login. `refused` is the token the
 /// ERP just refused, to force a new login.
@@ -78,7 +79,12 @@ pub async fn token<T: Transport>(
                 return Err(p);
             }
             let (answer, _) =
-                normalize::answer(&response, login.request.decode, &login.request.xml);
+                normalize::answer(
+                    &response,
+                    login.request.decode,
+                    &login.request.xml,
+                    &Need::All,
+                );
             let roots = Roots {
                 response: &answer,
                 ..roots

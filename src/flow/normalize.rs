@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::canonical::problem::{ErrorCode, FieldError, Problem, UpstreamInfo};
+use crate::codec::need::Need;
 use crate::codec::{self, CodecError};
 use crate::engine::convert::scalar_text;
 use crate::engine::eval::{Evaluator, Scope};
@@ -19,6 +20,7 @@ pub fn answer(
     resp: &UpstreamResponse,
     decode: Decoding,
     xml: &XmlOptions,
+    need: &Need,
 ) -> (Value, Option<CodecError>) {
     let mut headers = Map::new();
     let mut cookies = Map::new();
@@ -61,7 +63,7 @@ pub fn answer(
         other => other,
     };
     let decoded = match decoding {
-        Decoding::Json => codec::json::decode(&resp.body),
+        Decoding::Json => codec::json::decode_needed(&resp.body, need),
         Decoding::Xml => codec::xml::decode(&resp.body, xml),
         Decoding::Form => codec::form::decode(&resp.body),
         Decoding::Text | Decoding::Auto => Ok(text_body(&resp.body)),
@@ -285,6 +287,7 @@ mod tests {
             &resp(200, "application/json", r#"{"data": {"name": "X"}}"#),
             Decoding::Auto,
             &XmlOptions::default(),
+            &Need::All,
         );
         assert!(err.is_none());
         assert_eq!(a["body"]["data"]["name"], "X");
@@ -293,6 +296,7 @@ mod tests {
             &resp(200, "application/json", "<html>"),
             Decoding::Auto,
             &XmlOptions::default(),
+            &Need::All,
         );
         assert!(err.is_some());
         assert_eq!(a["body"], "<html>");
@@ -325,7 +329,7 @@ mod cookie_tests {
             headers,
             body: bytes::Bytes::from_static(b"{}"),
         };
-        let (a, _) = answer(&r, Decoding::Auto, &XmlOptions::default());
+        let (a, _) = answer(&r, Decoding::Auto, &XmlOptions::default(), &Need::All);
         assert_eq!(a["cookies"]["JSESSIONID"], "ABC123", "{a}");
     }
 }

@@ -1,0 +1,470 @@
+//! What of each vendor answer a mapping reads, worked out once at load.
+//!
+//! A step's answer body is read by the operation's and the mapping's error rules (`$`,
+//! `$response.body`), by later steps (`$name.body...`) and by the result (`$` of the last step
+//! that ran). Walking those templates gives, per step, a tree of the object keys they can reach
+//! ([`Need`]); the JSON decoder then builds only those parts and skips the rest of the answer
+//! (still checked to be valid JSON). Whatever the walk cannot follow precisely (a JSONPath query,
+//! a whole answer passed on, templates nested too deep) keeps the whole subtree, so a projection
+//! can only ever drop what no template can see.
+
+use super::plan::{
+    ErrorRule, InterpPart, Mapping, ObjectKey, OperationPlan, PathPart, Predicate, RequestPlan,
+    ResultPlan, Template,
+};
+use super::selector::{PathKind, Root, Selector, Step};
+use crate::codec::need::{Keys, Need};
+
+/// Sets `answer` on every step of every operation of `mapping`.
+pub fn annotate(mapping: &mut Mapping) {
+    let mut found = Vec::new();
+    for (op, plan) in &mapping.operations {
+        found.push((*op, operation_needs(mapping, plan)));
+    }
+    for (op, needs) in found {
+        if let Some(plan) = mapping.operations.get_mut(&op) {
+            for (step, need) in plan.steps.iter_mut().zip(needs) {
+                step.answer = need;
+            }
+        }
+    }
+}
+
+/// One need per step, in step order.
+fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
+    let mut walk = Walk {
+        templates: &mapping.templates,
+        needs: vec![Need::Fields(Keys::default()); plan.slots],
+        rule_slot: None,
+        too_deep: false,
+    };
+    let request_scope = Ctx::top(Vec::new());
+    let auth_headers = mapping.auth.iter().flat_map(|a| a.headers.iter());
+    for h in mapping.headers.iter().chain(auth_headers) {
+        walk.template(&h.value, &request_scope, 0);
+    }
+    for step in &plan.steps {
+        if let Some(when) = &step.when {
+            walk.predicate(when, &request_scope, 0);
+        }
+        walk.request(&step.request, &request_scope);
+    }
+    for step in &plan.steps {
+        walk.rule_slot = Some(step.slot);
+        let scope = Ctx::top(vec![(step.slot, Vec::new())]);
+        for rule in plan.errors.iter().chain(&mapping.errors) {
+            if rule.steps.as_ref().is_none_or(|s| s.contains(&step.slot)) {
+                walk.rule(rule, &scope);
+            }
+        }
+    }
+    walk.rule_slot = None;
+    // The result reads the last step that ran: the last one, or an earlier one when the
+    // steps after it have a `when` and may be skipped.
+    let mut last = Vec::new();
+    for step in plan.steps.iter().rev() {
+        last.push((step.slot, Vec::new()));
+        if step.when.is_none() {
+            break;
+        }
+    }
+    let scope = Ctx::top(last);
+    match &plan.result {
+        ResultPlan::Empty => {}
+        ResultPlan::Order(t) => walk.template(t, &scope, 0),
+        ResultPlan::List {
+            items,
+            total,
+            next_cursor,
+        } => {
+            walk.template(items, &scope, 0);
+            for t in [total, next_cursor].into_iter().flatten() {
+                walk.template(t, &scope, 0);
+            }
+        }
+    }
+    if walk.too_deep {
+        return vec![Need::All; plan.slots];
+    }
+    let mut needs = walk.needs;
+    needs.truncate(plan.steps.len());
+    needs
+}
+
+/// Where `$` points while walking: answer bodies by (step slot, path below the body), none
+/// when `$` is not (directly) an answer; and the enclosing scope for `$parent`.
+struct Ctx<'p> {
+    focus: Vec<(usize, Vec<String>)>,
+    parent: Option<&'p Ctx<'p>>,
+}
+
+impl<'p> Ctx<'p> {
+    fn top(focus: Vec<(usize, Vec<String>)>) -> Self {
+        Ctx {
+            focus,
+            parent: None,
+        }
+    }
+
+    fn inner(&'p self, focus: Vec<(usize, Vec<String>)>) -> Ctx<'p> {
+        Ctx {
+            focus,
+            parent: Some(self),
+        }
+    }
+}
+
+/// Same bound as the evaluator's `use:` depth.
+const MAX_DEPTH: usize = 32;
+
+struct Walk<'m> {
+    templates: &'m [Template],
+    needs: Vec<Need>,
+    /// The step whose answer an error rule is checking (`$response`).
+    rule_slot: Option<usize>,
+    too_deep: bool,
+}
+
+impl Walk<'_> {
+    fn request(&mut self, r: &RequestPlan, ctx: &Ctx<'_>) {
+        for part in &r.path {
+            if let PathPart::Value(t) = part {
+                self.template(t, ctx, 0);
+            }
+        }
+        for (_, t) in &r.query {
+            self.template(t, ctx, 0);
+        }
+        for h in &r.headers {
+            self.template(&h.value, ctx, 0);
+        }
+        if let Some(b) = &r.body {
+            self.template(b, ctx, 0);
+        }
+    }
+
+    fn rule(&mut self, rule: &ErrorRule, ctx: &Ctx<'_>) {
+        if let Some(p) = &rule.when {
+            self.predicate(p, ctx, 0);
+        }
+        self.template(&rule.code, ctx, 0);
+        for t in [&rule.message, &rule.vendor_code, &rule.field]
+            .into_iter()
+            .flatten()
+        {
+            self.template(t, ctx, 0);
+        }
+    }
+
+    /// Marks what `sel` reads; returns where it points (for `each` and `with`). `whole`: the
+    /// selected value is read entirely.
+    fn select(&mut self, sel: &Selector, ctx: &Ctx<'_>, whole: bool) -> Vec<(usize, Vec<String>)> {
+        let (bases, path): (Vec<(usize, Vec<String>)>, &[Step]) = match (sel.root, &sel.path) {
+            (Root::Focus, PathKind::Simple(p)) => (ctx.focus.clone(), p),
+            (Root::Parent, PathKind::Simple(p)) => {
+                (ctx.parent.map(|c| c.focus.clone()).unwrap_or_default(), p)
+            }
+            (Root::Focus, PathKind::Query(_)) => {
+                self.mark_all(&ctx.focus);
+                return Vec::new();
+            }
+            (Root::Parent, PathKind::Query(_)) => {
+                if let Some(c) = ctx.parent {
+                    self.mark_all(&c.focus);
+                }
+                return Vec::new();
+            }
+            (Root::Step(slot), path) => return self.answer_root(slot, path, whole),
+            (Root::Response, path) => match self.rule_slot {
+                Some(slot) => return self.answer_root(slot, path, whole),
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let keys = keys_of(path);
+        let mut out = Vec::with_capacity(bases.len());
+        for (slot, base) in bases {
+            let mut full = base;
+            full.extend(keys.iter().cloned());
+            self.mark(slot, &full, whole);
+            out.push((slot, full));
+        }
+        out
+    }
+
+    /// `$name.body...` or `$response.body...`: the answer `{status, headers, cookies, body}`.
+    fn answer_root(
+        &mut self,
+        slot: usize,
+        path: &PathKind,
+        whole: bool,
+    ) -> Vec<(usize, Vec<String>)> {
+        let steps = match path {
+            PathKind::Simple(steps) => steps,
+            PathKind::Query(_) => {
+                self.mark(slot, &[], true);
+                return Vec::new();
+            }
+        };
+        match steps.split_first() {
+            None => {
+                self.mark(slot, &[], true);
+                Vec::new()
+            }
+            Some((Step::Key(k), rest)) if k == "body" => {
+                let keys = keys_of(rest);
+                self.mark(slot, &keys, whole);
+                vec![(slot, keys)]
+            }
+            // status, headers, cookies: not the body.
+            Some(_) => Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, slot: usize, path: &[String], whole: bool) {
+        if let Some(n) = self.needs.get_mut(slot) {
+            n.mark(path, whole);
+        }
+    }
+
+    fn mark_all(&mut self, focus: &[(usize, Vec<String>)]) {
+        for (slot, path) in focus {
+            self.mark(*slot, path, true);
+        }
+    }
+
+    fn each_focus(&mut self, source: &Template, ctx: &Ctx<'_>, depth: usize) -> Vec<(usize, Vec<String>)> {
+        match source {
+            Template::Select(sel) => self.select(sel, ctx, false),
+            other => {
+                self.template(other, ctx, depth);
+                Vec::new()
+            }
+        }
+    }
+
+    fn template(&mut self, t: &Template, ctx: &Ctx<'_>, depth: usize) {
+        match t {
+            Template::Const(_) | Template::Fail(..) => {}
+            Template::Select(sel) => {
+                self.select(sel, ctx, true);
+            }
+            Template::Interp(parts) => self.interp(parts, ctx),
+            Template::Object(fields) => {
+                for (k, v) in fields {
+                    if let ObjectKey::Interp(parts) = k {
+                        self.interp(parts, ctx);
+                    }
+                    self.template(v, ctx, depth);
+                }
+            }
+            Template::Array(items)
+            | Template::Compact(items, _)
+            | Template::Concat(items)
+            | Template::Coalesce(items)
+            | Template::Merge(items)
+            | Template::Arith(_, items, _) => {
+                for i in items {
+                    self.template(i, ctx, depth);
+                }
+            }
+            Template::From(op) => {
+                self.template(&op.source, ctx, depth);
+                for t in [&op.default, &op.zone].into_iter().flatten() {
+                    self.template(t, ctx, depth);
+                }
+            }
+            Template::Each(op) => {
+                let focus = self.each_focus(&op.source, ctx, depth);
+                let inner = ctx.inner(focus);
+                if let Some(f) = &op.filter {
+                    self.predicate(f, &inner, depth);
+                }
+                self.template(&op.to, &inner, depth);
+            }
+            Template::If(p, then, otherwise) => {
+                self.predicate(p, ctx, depth);
+                self.template(then, ctx, depth);
+                if let Some(o) = otherwise {
+                    self.template(o, ctx, depth);
+                }
+            }
+            Template::Sum(inner, _)
+            | Template::Json(inner)
+            | Template::ParseJson(inner)
+            | Template::Capture(inner, _)
+            | Template::StripHtml(inner)
+            | Template::Join(inner, _)
+            | Template::Count(inner)
+            | Template::Entries(inner)
+            | Template::Base64(inner)
+            | Template::Require(inner, _) => self.template(inner, ctx, depth),
+            Template::Pipe(stages) => {
+                // The first stage sees the current `$`; later ones see the previous result.
+                for (i, stage) in stages.iter().enumerate() {
+                    let focus = if i == 0 { ctx.focus.clone() } else { Vec::new() };
+                    self.template(stage, &ctx.inner(focus), depth);
+                }
+            }
+            Template::Use(idx, with) => {
+                if depth >= MAX_DEPTH {
+                    self.too_deep = true;
+                    return;
+                }
+                let Some(named) = self.templates.get(*idx) else {
+                    return;
+                };
+                match with {
+                    None => self.template(named, ctx, depth + 1),
+                    Some(w) => {
+                        let focus = self.each_focus(w, ctx, depth);
+                        self.template(named, &ctx.inner(focus), depth + 1);
+                    }
+                }
+            }
+        }
+    }
+
+    fn interp(&mut self, parts: &[InterpPart], ctx: &Ctx<'_>) {
+        for p in parts {
+            if let InterpPart::Value(sel) = p {
+                self.select(sel, ctx, true);
+            }
+        }
+    }
+
+    fn predicate(&mut self, p: &Predicate, ctx: &Ctx<'_>, depth: usize) {
+        match p {
+            Predicate::Eq(a, b)
+            | Predicate::Ne(a, b)
+            | Predicate::Gt(a, b)
+            | Predicate::Ge(a, b)
+            | Predicate::Lt(a, b)
+            | Predicate::Le(a, b) => {
+                self.template(a, ctx, depth);
+                self.template(b, ctx, depth);
+            }
+            Predicate::In(a, list) => {
+                self.template(a, ctx, depth);
+                for t in list {
+                    self.template(t, ctx, depth);
+                }
+            }
+            Predicate::Exists(a)
+            | Predicate::Missing(a)
+            | Predicate::Empty(a)
+            | Predicate::Matches(a, _) => self.template(a, ctx, depth),
+            Predicate::Not(inner) => self.predicate(inner, ctx, depth),
+            Predicate::All(list) | Predicate::Any(list) => {
+                for q in list {
+                    self.predicate(q, ctx, depth);
+                }
+            }
+        }
+    }
+}
+
+/// The object keys of a simple path; indexes are transparent (a need covers every element).
+fn keys_of(path: &[Step]) -> Vec<String> {
+    path.iter()
+        .filter_map(|s| match s {
+            Step::Key(k) => Some(k.clone()),
+            Step::Index(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::operation::Operation;
+    use crate::engine::compile::compile_file;
+
+    /// The need of `op`'s steps, as compact text: `{a,b:{c}}`, `*` for whole.
+    fn needs_of(text: &str, op: Operation) -> Vec<String> {
+        let m = compile_file("m.yaml", text).expect("compiles");
+        m.operations[&op]
+            .steps
+            .iter()
+            .map(|s| show(&s.answer))
+            .collect()
+    }
+
+    fn show(n: &Need) -> String {
+        match n {
+            Need::All => "*".into(),
+            Need::Fields(keys) => {
+                let mut sorted: Vec<_> = keys.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                let parts: Vec<String> = sorted
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Need::All => k.clone(),
+                        other => format!("{k}:{}", show(other)),
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(","))
+            }
+        }
+    }
+
+    const HEAD: &str = "vendor: x\nerrors:\n  - { status: 400, code: validation_failed, message: $.error.text }\noperations:\n";
+
+    #[test]
+    fn result_rules_and_later_steps_name_what_they_read() {
+        let text = format!(
+            "{HEAD}  create_order:\n    steps:\n      - name: made\n        request: {{ method: POST, path: /o, body: {{ a: $.x }} }}\n      - name: read\n        request: {{ method: GET, path: \"/o/${{made.body.data.name}}\" }}\n    result:\n      id: $.data.name\n      status: {{ from: $.data.state, map: {{ draft: [Draft] }}, reverse: true }}\n      lines:\n        each: $.data.items\n        to: {{ sku: $.code, qty: {{ from: $.qty, as: decimal }}, currency: $parent.data.currency }}\n"
+        );
+        assert_eq!(
+            needs_of(&text, Operation::CreateOrder),
+            [
+                "{data:{name},error:{text}}",
+                "{data:{currency,items:{code,qty},name,state},error:{text}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_followed_keeps_everything_below() {
+        // A JSONPath query on `$` (the whole answer is kept), a whole answer passed on.
+        let text = format!(
+            "{HEAD}  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /o }}\n    result:\n      id: $.data.name\n      raw: \"$.data.items[?(@.qty > 1)]\"\n"
+        );
+        assert_eq!(needs_of(&text, Operation::GetOrder), ["*"]);
+        let text = format!(
+            "{HEAD}  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /o }}\n    result: {{ id: $.name, all: $got }}\n"
+        );
+        assert_eq!(needs_of(&text, Operation::GetOrder), ["*"]);
+    }
+
+    #[test]
+    fn a_step_that_may_be_skipped_lets_the_result_read_the_one_before() {
+        let text = format!(
+            "{HEAD}  confirm_order:\n    steps:\n      - name: one\n        request: {{ method: GET, path: /o }}\n      - name: two\n        when: {{ eq: [$input.x, 1] }}\n        request: {{ method: GET, path: /p }}\n    result: {{ id: $.name }}\n"
+        );
+        assert_eq!(
+            needs_of(&text, Operation::ConfirmOrder),
+            ["{error:{text},name}", "{error:{text},name}"]
+        );
+    }
+
+    #[test]
+    fn pipes_and_named_templates_follow_the_focus() {
+        let text = "vendor: x\ntemplates:\n  line: { sku: $.code }\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /o }\n    result:\n      id: { pipe: [$.wrap, { parse_json: $ }] }\n      first: { use: line, with: $.lines }\n      note: \"${parent.x}\"\n";
+        assert_eq!(
+            needs_of(text, Operation::GetOrder),
+            ["{lines:{code},wrap}"]
+        );
+    }
+}
+#[cfg(test)]
+mod probe {
+    #[test]
+    fn probe_dokos() {
+        let text = std::fs::read_to_string("mappings/dokos.yaml").unwrap();
+        let m = crate::engine::compile::compile_file("d", &text).unwrap();
+        for s in &m.operations[&crate::canonical::operation::Operation::CreateOrder].steps {
+            eprintln!("{} {:?}", s.name, s.answer);
+        }
+    }
+}
