@@ -11,12 +11,12 @@ use regex_automata::meta::{Config as RegexConfig, Regex};
 use serde_json::Value;
 
 use super::convert::TimePattern;
-use super::reads;
-use crate::codec::need::Need;
 use super::plan::*;
+use super::reads;
 use super::selector::{ROOT_NAMES, Root, Selector};
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::ErrorCode;
+use crate::codec::need::Need;
 use crate::yaml::{self, Key, LocError, Node, NodeKind};
 
 /// Every problem found in one mapping file.
@@ -583,6 +583,16 @@ impl Ctx<'_> {
                 };
                 ObjectKey::Interp(self.interp_parts(&key_node, &k.name)?)
             } else {
+                // Rendered straight to bytes, a key written twice would be sent twice.
+                if fields
+                    .iter()
+                    .any(|(f, _)| matches!(f, ObjectKey::Literal(n) if *n == k.name))
+                {
+                    return Err(LocError::new(
+                        &k.loc,
+                        format!("key `{}` is written twice in this object", k.name),
+                    ));
+                }
                 ObjectKey::Literal(k.name.clone())
             };
             fields.push((key, self.template(v)?));

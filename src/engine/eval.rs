@@ -436,13 +436,35 @@ impl<'m> Evaluator<'m> {
     }
 
     fn eval_each<'a>(&self, op: &EachOp, s: &Scope<'a>, depth: usize) -> Out<'a> {
+        let mut out = Vec::new();
+        let found = self.each_element(op, s, depth, &mut |inner| {
+            if let Some(v) = self.eval_depth(&op.to, inner, depth)? {
+                out.push(v.into_owned());
+            }
+            Ok(())
+        })?;
+        if !found || (out.is_empty() && op.omit_empty) {
+            return Ok(None);
+        }
+        Ok(Some(Cow::Owned(Value::Array(out))))
+    }
+
+    /// Runs `f` with the scope of each element of `op`'s source that passes its filter;
+    /// false when the source is absent.
+    fn each_element(
+        &self,
+        op: &EachOp,
+        s: &Scope<'_>,
+        depth: usize,
+        f: &mut dyn FnMut(&Scope<'_>) -> Result<(), EvalError>,
+    ) -> Result<bool, EvalError> {
         let owned;
         let (elements, pointers): (Vec<&Value>, Vec<Option<String>>) = match &op.source {
             Template::Select(sel) => {
                 let base = root_value(sel.root, s);
-                let Some(base) = base else { return Ok(None) };
+                let Some(base) = base else { return Ok(false) };
                 if sel.select(&base).is_none_or(|v| v.is_null()) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 match base {
                     Cow::Borrowed(b) => element_refs(sel, b, root_pointer(sel.root, s)),
@@ -453,7 +475,7 @@ impl<'m> Evaluator<'m> {
                 }
             }
             other => match self.eval_depth(other, s, depth)? {
-                None => return Ok(None),
+                None => return Ok(false),
                 Some(v) => {
                     owned = v.into_owned();
                     match &owned {
@@ -464,7 +486,6 @@ impl<'m> Evaluator<'m> {
                 }
             },
         };
-        let mut out = Vec::with_capacity(elements.len());
         for (i, (element, pointer)) in elements.into_iter().zip(pointers.iter()).enumerate() {
             let inner = Scope {
                 roots: s.roots,
@@ -478,14 +499,148 @@ impl<'m> Evaluator<'m> {
             {
                 continue;
             }
-            if let Some(v) = self.eval_depth(&op.to, &inner, depth)? {
-                out.push(v.into_owned());
+            f(&inner)?;
+        }
+        Ok(true)
+    }
+
+    /// Writes the JSON text of `t` to `out`, as `serde_json::to_writer` would write the value
+    /// [`Evaluator::eval`] yields, without building it: objects, lists, `each`, `if` and
+    /// named templates are written as they are walked; selected values are written from where
+    /// they are. False (and nothing written) when the value is absent.
+    pub fn write_json(
+        &self,
+        t: &Template,
+        s: &Scope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, EvalError> {
+        self.write_json_depth(t, s, out, 0)
+    }
+
+    fn write_json_depth(
+        &self,
+        t: &Template,
+        s: &Scope<'_>,
+        out: &mut Vec<u8>,
+        depth: usize,
+    ) -> Result<bool, EvalError> {
+        match t {
+            Template::Object(fields)
+                if fields
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                out.push(b'{');
+                let mut first = true;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    let mark = out.len();
+                    if !first {
+                        out.push(b',');
+                    }
+                    write_value(out, key)?;
+                    out.push(b':');
+                    if self.write_json_depth(value, s, out, depth)? {
+                        first = false;
+                    } else {
+                        out.truncate(mark);
+                    }
+                }
+                out.push(b'}');
+                Ok(true)
             }
+            Template::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    // Positions matter in a literal array: an absent element is null.
+                    if !self.write_json_depth(item, s, out, depth)? {
+                        out.extend_from_slice(b"null");
+                    }
+                }
+                out.push(b']');
+                Ok(true)
+            }
+            Template::Compact(items, omit_empty) => {
+                let start = out.len();
+                out.push(b'[');
+                let mut any = false;
+                for item in items {
+                    let mark = out.len();
+                    if any {
+                        out.push(b',');
+                    }
+                    if self.write_json_depth(item, s, out, depth)? {
+                        any = true;
+                    } else {
+                        out.truncate(mark);
+                    }
+                }
+                if !any && *omit_empty {
+                    out.truncate(start);
+                    return Ok(false);
+                }
+                out.push(b']');
+                Ok(true)
+            }
+            Template::Each(op) => {
+                let start = out.len();
+                out.push(b'[');
+                let mut any = false;
+                let found = self.each_element(op, s, depth, &mut |inner| {
+                    let mark = out.len();
+                    if any {
+                        out.push(b',');
+                    }
+                    if self.write_json_depth(&op.to, inner, out, depth)? {
+                        any = true;
+                    } else {
+                        out.truncate(mark);
+                    }
+                    Ok(())
+                })?;
+                if !found || (!any && op.omit_empty) {
+                    out.truncate(start);
+                    return Ok(false);
+                }
+                out.push(b']');
+                Ok(true)
+            }
+            Template::If(cond, then, otherwise) => {
+                if self.test_depth(cond, s, depth)? {
+                    self.write_json_depth(then, s, out, depth)
+                } else if let Some(e) = otherwise {
+                    self.write_json_depth(e, s, out, depth)
+                } else {
+                    Ok(false)
+                }
+            }
+            Template::Use(idx, None) if depth < MAX_USE_DEPTH => match self.templates.get(*idx) {
+                Some(named) => self.write_json_depth(named, s, out, depth + 1),
+                None => Err(EvalError::new(None, "unknown template")),
+            },
+            // `merge: [ {object}, $.extra_fields ]` where the extra parts are absent (the usual
+            // case) is the object itself.
+            Template::Merge(parts)
+                if matches!(parts.first(), Some(Template::Object(_)))
+                    && parts[1..].iter().all(|p| {
+                        matches!(p, Template::Select(sel) if select(sel, s).is_none_or(|v| v.is_null()))
+                    }) =>
+            {
+                self.write_json_depth(&parts[0], s, out, depth)
+            }
+            other => match self.eval_depth(other, s, depth)? {
+                Some(v) => {
+                    write_value(out, v.as_ref())?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
         }
-        if out.is_empty() && op.omit_empty {
-            return Ok(None);
-        }
-        Ok(Some(Cow::Owned(Value::Array(out))))
     }
 
     pub fn test(&self, p: &Predicate, s: &Scope<'_>) -> Result<bool, EvalError> {
@@ -560,6 +715,12 @@ impl<'m> Evaluator<'m> {
             }
         })
     }
+}
+
+/// Appends `v`'s JSON text.
+fn write_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), EvalError> {
+    serde_json::to_writer(out, v)
+        .map_err(|e| EvalError::new(None, format!("cannot write JSON: {e}")))
 }
 
 fn cmp(
@@ -777,6 +938,88 @@ mod tests {
             steps: &[],
         };
         Evaluator::new(&m.templates).eval_owned(t, &Scope::new(&roots, &focus))
+    }
+
+    /// `write_json` of `result:` on `focus`, and the JSON text of what `eval` yields.
+    fn written_and_evaluated(result: &str, focus: Value) -> (String, String) {
+        let text = format!(
+            "vendor: t\ntemplates:\n  line: {{ sku: $.sku, gone: $.nothing }}\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /x }}\n    result: {result}\n"
+        );
+        let m = compile_file("t.yaml", &text).expect("compiles");
+        let Some(ResultPlan::Order(t)) = m.operations.get(&Operation::GetOrder).map(|p| &p.result)
+        else {
+            panic!("no result");
+        };
+        let null = Value::Null;
+        let roots = Roots {
+            input: &focus,
+            path: &null,
+            query: &null,
+            page: &null,
+            settings: &null,
+            secrets: &null,
+            auth: &null,
+            connection: &null,
+            now: &null,
+            today: &null,
+            response: &null,
+            steps: &[],
+        };
+        let ev = Evaluator::new(&m.templates);
+        let scope = Scope::new(&roots, &focus);
+        let mut out = Vec::new();
+        let written = ev.write_json(t, &scope, &mut out).expect("writes");
+        let evaluated = ev.eval_owned(t, &scope).expect("evaluates");
+        assert_eq!(written, evaluated.is_some(), "{result}");
+        (
+            String::from_utf8(out).expect("utf8"),
+            evaluated.map(|v| v.to_string()).unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn writing_json_gives_the_bytes_evaluating_then_encoding_gives() {
+        let focus = json!({
+            "id": "A-1", "note": null, "qty": 2.50, "tags": ["x", null, "y"], "empty": [],
+            "lines": [
+                {"sku": "S1", "kind": "goods", "qty": 1, "price": 0.1},
+                {"sku": "S2", "kind": "service", "qty": 3, "price": 0.1, "text": "q\"uote"},
+                {"kind": "goods", "qty": 2, "price": 10}
+            ]
+        });
+        for result in [
+            "{ id: $.id, note: $.note, missing: $.nope, qty: $.qty, nested: { a: $.nope }, z: 1 }",
+            "{ first: $.nope, second: $.id }",
+            "{ only: $.nope }",
+            "{ items: [ $.id, $.nope, 3, { from: $.qty, as: string } ] }",
+            "{ some: { compact: [ $.nope, $.id, $.nope ] }, none: { compact: [ $.nope ], omit_empty: true } }",
+            "{ goods: { each: $.lines, filter: { eq: [$.kind, goods] }, to: { sku: $.sku, total: { mul: [$.qty, $.price] }, parent: $parent.id, i: $index } } }",
+            "{ none: { each: $.empty, omit_empty: true, to: $.x }, kept: { each: $.empty, to: $.x }, absent: { each: $.nope, to: $.x } }",
+            "{ sparse: { each: $.lines, to: $.sku }, texts: { each: $.lines, to: { text: $.text } } }",
+            "{ tags: { each: $.tags, to: $ } }",
+            "{ branch: { if: { exists: $.note }, then: yes, else: { a: $.id } }, nobranch: { if: { exists: $.note }, then: 1 } }",
+            "{ lines: { each: $.lines, to: { use: line } } }",
+            "{ \"k-${$.id}\": 1, plain: 2 }",
+            "{ merged: { merge: [ { a: $.id, b: $.nope }, $.nope, $.note ] } }",
+            "{ merged: { merge: [ { a: $.id, b: $.nope }, \"$.lines[0]\" ] } }",
+            "{ merged: { merge: [ { sku: $.id, b: $.nope }, \"$.lines[1]\", { c: 1 } ] } }",
+            "{ all: $, wrapped: { data: { each: $.lines, to: { k: { from: $.kind, map: { goods: G, service: S } } } } } }",
+        ] {
+            let (written, evaluated) = written_and_evaluated(result, focus.clone());
+            assert_eq!(written, evaluated, "{result}");
+        }
+    }
+
+    #[test]
+    fn a_key_written_twice_in_one_object_is_refused_at_load() {
+        let text = "vendor: t\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /x }\n    result: { id: $.a, \"1\": 1, 1: 2 }\n";
+        let e = compile_file("t.yaml", text)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("t.yaml:7:") && e.contains("written twice"),
+            "{e}"
+        );
     }
 
     #[test]

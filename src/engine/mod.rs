@@ -5,7 +5,7 @@
 pub mod compile;
 pub mod convert;
 pub mod eval;
-pub mod reads;
 pub mod plan;
+pub mod reads;
 pub mod render;
 pub mod selector;

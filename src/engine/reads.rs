@@ -233,7 +233,12 @@ impl Walk<'_> {
         }
     }
 
-    fn each_focus(&mut self, source: &Template, ctx: &Ctx<'_>, depth: usize) -> Vec<(usize, Vec<String>)> {
+    fn each_focus(
+        &mut self,
+        source: &Template,
+        ctx: &Ctx<'_>,
+        depth: usize,
+    ) -> Vec<(usize, Vec<String>)> {
         match source {
             Template::Select(sel) => self.select(sel, ctx, false),
             other => {
@@ -302,7 +307,11 @@ impl Walk<'_> {
             Template::Pipe(stages) => {
                 // The first stage sees the current `$`; later ones see the previous result.
                 for (i, stage) in stages.iter().enumerate() {
-                    let focus = if i == 0 { ctx.focus.clone() } else { Vec::new() };
+                    let focus = if i == 0 {
+                        ctx.focus.clone()
+                    } else {
+                        Vec::new()
+                    };
                     self.template(stage, &ctx.inner(focus), depth);
                 }
             }
@@ -451,10 +460,7 @@ mod tests {
     #[test]
     fn pipes_and_named_templates_follow_the_focus() {
         let text = "vendor: x\ntemplates:\n  line: { sku: $.code }\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /o }\n    result:\n      id: { pipe: [$.wrap, { parse_json: $ }] }\n      first: { use: line, with: $.lines }\n      note: \"${parent.x}\"\n";
-        assert_eq!(
-            needs_of(text, Operation::GetOrder),
-            ["{lines:{code},wrap}"]
-        );
+        assert_eq!(needs_of(text, Operation::GetOrder), ["{lines:{code},wrap}"]);
     }
 }
 #[cfg(test)]

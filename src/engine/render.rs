@@ -103,6 +103,14 @@ pub fn render(
 
     let mut headers: Vec<(HeaderName, HeaderValue, bool)> = Vec::new();
     let (body, content_type) = match (&plan.body, plan.encoding) {
+        (Some(t), Encoding::Json) => {
+            // Written straight into the body buffer: no value tree is built.
+            let mut bytes = Vec::with_capacity(1024);
+            if !ev.write_json(t, scope, &mut bytes)? {
+                bytes.extend_from_slice(b"null");
+            }
+            (Bytes::from(bytes), Some("application/json".to_string()))
+        }
         (Some(t), enc) if enc != Encoding::None => {
             let value = ev
                 .eval(t, scope)?

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use super::Target;
 use super::normalize;
 use crate::canonical::problem::{ErrorCode, Problem, UpstreamInfo};
+use crate::codec::need::Need;
 use crate::engine::convert::to_decimal;
 use crate::engine::eval::{Evaluator, Roots, Scope};
 use crate::engine::render::render;
 use crate::upstream::Transport;
-use crate::codec::need::Need;
 
 /// `{token}` for `$auth`, or null when the mapping has no login. `refused` is the token the
 /// ERP just refused, to force a new login.
@@ -78,13 +78,12 @@ pub async fn token<T: Transport>(
                 }));
                 return Err(p);
             }
-            let (answer, _) =
-                normalize::answer(
-                    &response,
-                    login.request.decode,
-                    &login.request.xml,
-                    &Need::All,
-                );
+            let (answer, _) = normalize::answer(
+                &response,
+                login.request.decode,
+                &login.request.xml,
+                &Need::All,
+            );
             let roots = Roots {
                 response: &answer,
                 ..roots

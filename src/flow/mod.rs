@@ -192,13 +192,12 @@ async fn run_inner<T: Transport>(
                 continue;
             }
             write_sent |= is_write;
-            let (answer, decode_error) =
-                normalize::answer(
-                    &response,
-                    step.request.decode,
-                    &step.request.xml,
-                    &step.answer,
-                );
+            let (answer, decode_error) = normalize::answer(
+                &response,
+                step.request.decode,
+                &step.request.xml,
+                &step.answer,
+            );
             break (
                 answer,
                 decode_error,
