@@ -20,7 +20,7 @@ pub type ConvertError = String;
 /// Reads a JSON value as an exact decimal (numbers and numeric strings).
 pub fn to_decimal(v: &Value) -> Option<Decimal> {
     match v {
-        Value::Number(n) => parse_decimal(&n.to_string()),
+        Value::Number(n) => parse_decimal(n.as_str()),
         Value::String(s) => parse_decimal(s.trim()),
         _ => None,
     }
@@ -32,6 +32,28 @@ fn parse_decimal(text: &str) -> Option<Decimal> {
     } else {
         Decimal::from_str(text).ok()
     }
+}
+
+/// The text `decimal_value(d, None)` writes for a JSON number written plainly (digits with an
+/// optional fraction, at most 28 digits, not negative zero): its trailing fraction zeros cut.
+/// `as: decimal` then passes the number on without making a `Decimal` of it and back.
+fn plain_normalized(text: &str) -> Option<&str> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (int, frac) = match digits.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (digits, ""),
+    };
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !all_digits(int) || !all_digits(frac) || int.len() + frac.len() > 28 {
+        return None;
+    }
+    let kept = frac.trim_end_matches('0');
+    if text.starts_with('-') && kept.is_empty() && int.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let cut = frac.len() - kept.len() + usize::from(kept.is_empty() && !frac.is_empty());
+    Some(&text[..text.len() - cut])
 }
 
 /// A decimal as a JSON number, written without trailing zeros unless `scale` fixes them.
@@ -143,6 +165,21 @@ pub fn convert_in(
                 return Err(format!("must be an integer, found {}", d.normalize()));
             }
             Ok(decimal_value(d.trunc(), None))
+        }
+        Convert::Decimal(None) => {
+            if let Value::Number(n) = &v
+                && let Some(t) = plain_normalized(n.as_str())
+            {
+                if t.len() == n.as_str().len() {
+                    return Ok(v);
+                }
+                return Number::from_str(t)
+                    .map(Value::Number)
+                    .map_err(|e| e.to_string());
+            }
+            let d =
+                to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
+            Ok(decimal_value(d, None))
         }
         Convert::Decimal(scale) => {
             let d =
@@ -368,6 +405,37 @@ pub fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_numbers_pass_as_decimals_as_a_decimal_would_write_them() {
+        for text in [
+            "3",
+            "3.0",
+            "3.50",
+            "0",
+            "0.0",
+            "-0",
+            "-0.00",
+            "-1.20",
+            "100",
+            "100.000",
+            "0.000100",
+            "12345678901234567890.12345678",
+            "1234567890123456789012345678.9",
+            "1e2",
+            "1.5E-3",
+            "-7.25",
+        ] {
+            let v: Value = serde_json::from_str(text).expect("a number");
+            let fast = convert(v.clone(), &Convert::Decimal(None)).expect("converts");
+            let d = to_decimal(&v).expect("a decimal");
+            assert_eq!(
+                fast.to_string(),
+                decimal_value(d, None).to_string(),
+                "{text}"
+            );
+        }
+    }
     use serde_json::json;
 
     fn num(text: &str) -> Value {
