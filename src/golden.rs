@@ -387,7 +387,7 @@ async fn run_case(
     let expected_status = result.get("status").map(Node::to_json);
     let (status, actual) = match outcome {
         Ok(OpOutput::Empty) => (204, Value::Null),
-        Ok(OpOutput::Order(o)) => (op.success_status(), o),
+        Ok(OpOutput::Order(o)) => (op.success_status(), o.to_value()),
         Ok(OpOutput::List {
             data,
             next_cursor,

@@ -539,7 +539,10 @@ impl Case {
         };
         match block_on(flow::run(&target, &transport, op, input)) {
             Ok(OpOutput::Order(order)) => {
-                let _ = order.to_string();
+                // Written straight as text: it must be one JSON object holding its id.
+                let value: Value =
+                    serde_json::from_str(&order.text).expect("the order is valid JSON");
+                assert_eq!(value["id"].as_str(), Some(order.id.as_str()));
             }
             Ok(OpOutput::List { data, .. }) => {
                 let _ = Value::Array(data).to_string();

@@ -619,10 +619,27 @@ impl<'m> Evaluator<'m> {
                     Ok(false)
                 }
             }
-            Template::Use(idx, None) if depth < MAX_USE_DEPTH => match self.templates.get(*idx) {
-                Some(named) => self.write_json_depth(named, s, out, depth + 1),
-                None => Err(EvalError::new(None, "unknown template")),
-            },
+            Template::Use(idx, with) if depth < MAX_USE_DEPTH => {
+                let Some(named) = self.templates.get(*idx) else {
+                    return Err(EvalError::new(None, "unknown template"));
+                };
+                match with {
+                    None => self.write_json_depth(named, s, out, depth + 1),
+                    Some(w) => {
+                        let Some(focus) = self.eval_depth(w, s, depth)? else {
+                            return Ok(false);
+                        };
+                        let inner = Scope {
+                            roots: s.roots,
+                            focus: focus.as_ref(),
+                            focus_pointer: None,
+                            parent: Some(s),
+                            index: s.index,
+                        };
+                        self.write_json_depth(named, &inner, out, depth + 1)
+                    }
+                }
+            }
             // `merge: [ {object}, $.extra_fields ]` where the extra parts are absent (the usual
             // case) is the object itself.
             Template::Merge(parts)
@@ -999,6 +1016,7 @@ mod tests {
             "{ tags: { each: $.tags, to: $ } }",
             "{ branch: { if: { exists: $.note }, then: yes, else: { a: $.id } }, nobranch: { if: { exists: $.note }, then: 1 } }",
             "{ lines: { each: $.lines, to: { use: line } } }",
+            "{ first: { use: line, with: \"$.lines[0]\" }, none: { use: line, with: $.nope } }",
             "{ \"k-${$.id}\": 1, plain: 2 }",
             "{ merged: { merge: [ { a: $.id, b: $.nope }, $.nope, $.note ] } }",
             "{ merged: { merge: [ { a: $.id, b: $.nope }, \"$.lines[0]\" ] } }",

@@ -60,13 +60,27 @@ pub struct OpInput {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpOutput {
-    Order(Value),
+    Order(OrderJson),
     List {
         data: Vec<Value>,
         next_cursor: Option<String>,
         total: Option<u64>,
     },
     Empty,
+}
+
+/// One canonical order (invoice, receipt) as the JSON text the client gets, written straight
+/// from the result template, and its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderJson {
+    pub id: String,
+    pub text: String,
+}
+
+impl OrderJson {
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
 }
 
 /// Values fixed for the whole request.
@@ -243,11 +257,14 @@ async fn run_inner<T: Transport>(
     match &plan.result {
         ResultPlan::Empty => Ok(OpOutput::Empty),
         ResultPlan::Order(t) => {
-            let order = ev.eval_owned(t, &scope).map_err(answer_problem)?;
-            Ok(OpOutput::Order(with_connection(
-                order.unwrap_or(Value::Null),
-                target.name,
-            )?))
+            let mut text = Vec::with_capacity(2048);
+            if !ev
+                .write_json(t, &scope, &mut text)
+                .map_err(answer_problem)?
+            {
+                return Err(no_order());
+            }
+            Ok(OpOutput::Order(order_json(text, target.name)?))
         }
         ResultPlan::List {
             items,
@@ -336,11 +353,49 @@ fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
             map.insert("connection".into(), Value::String(connection.to_string()));
             Ok(Value::Object(map))
         }
-        _ => Err(Problem::new(
-            ErrorCode::UpstreamUnavailable,
-            "the ERP's answer did not hold an order with an id",
-        )),
+        _ => Err(no_order()),
     }
+}
+
+fn no_order() -> Problem {
+    Problem::new(
+        ErrorCode::UpstreamUnavailable,
+        "the ERP's answer did not hold an order with an id",
+    )
+}
+
+/// What `with_connection` does, on a result written as JSON text: the order must be an object
+/// with a non-empty text `id`; `connection` is added (replaced, when the result wrote one).
+fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        id: Option<Value>,
+        connection: Option<serde::de::IgnoredAny>,
+    }
+    let head: Head = serde_json::from_slice(&text).map_err(|_| no_order())?;
+    let Some(Value::String(id)) = head
+        .id
+        .filter(|id| id.as_str().is_some_and(|t| !t.is_empty()))
+    else {
+        return Err(no_order());
+    };
+    let mut text = String::from_utf8(text).map_err(|_| no_order())?;
+    if head.connection.is_some() {
+        let order = with_connection(
+            serde_json::from_str(&text).map_err(|_| no_order())?,
+            connection,
+        )?;
+        return Ok(OrderJson {
+            id,
+            text: order.to_string(),
+        });
+    }
+    // The text is an object written by `write_json`: it ends with its closing brace.
+    text.pop();
+    text.push_str(",\"connection\":");
+    text.push_str(&Value::String(connection.to_string()).to_string());
+    text.push('}');
+    Ok(OrderJson { id, text })
 }
 
 /// The canonical request cannot be expressed for this vendor.
@@ -402,4 +457,41 @@ fn answer_problem(e: EvalError) -> Problem {
         format!("the ERP's answer could not be read: {}", e.message),
     )
     .from_mapping(Direction::Response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(text: &str) -> Result<OrderJson, Problem> {
+        order_json(text.as_bytes().to_vec(), "shop \"eu\"")
+    }
+
+    #[test]
+    fn a_written_order_gets_its_connection_and_keeps_its_id() {
+        let o = order(r#"{"id":"SO-1","lines":[{"id":"x"}],"total":1.50}"#).expect("an order");
+        assert_eq!(o.id, "SO-1");
+        assert_eq!(
+            o.text,
+            r#"{"id":"SO-1","lines":[{"id":"x"}],"total":1.50,"connection":"shop \"eu\""}"#
+        );
+        // A result that writes `connection` itself gets it replaced, where it stood.
+        let o = order(r#"{"connection":"x","id":"SO-2"}"#).expect("an order");
+        assert_eq!(o.text, r#"{"connection":"shop \"eu\"","id":"SO-2"}"#);
+    }
+
+    #[test]
+    fn an_order_without_a_text_id_is_refused() {
+        for text in [
+            r#"{"name":"SO-1"}"#,
+            r#"{"id":""}"#,
+            r#"{"id":7}"#,
+            r#"{"id":null}"#,
+            r#"["SO-1"]"#,
+            r#""SO-1""#,
+        ] {
+            let p = order(text).expect_err(text);
+            assert_eq!(p.code, ErrorCode::UpstreamUnavailable, "{text}");
+        }
+    }
 }

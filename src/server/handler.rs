@@ -189,14 +189,14 @@ fn unauthorized(p: &Problem, request_id: &str) -> Response<Body> {
 fn finish(a: Answer, request_id: &str) -> Response<Body> {
     match a {
         Answer::Created(order, location) => {
-            let mut r = respond::json(201, &order, request_id);
+            let mut r = respond::json_text(201, order, request_id);
             if let Ok(v) = http::HeaderValue::from_str(&location) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
             r
         }
-        Answer::Ok(v) => respond::json(200, &v, request_id),
-        Answer::Made(v) => respond::json(201, &v, request_id),
+        Answer::Ok(v) => respond::json_text(200, v, request_id),
+        Answer::Made(v) => respond::json_text(201, v, request_id),
         Answer::NoContent => respond::empty(204, request_id),
         Answer::Replay(stored) => {
             let mut r = respond::replay(&stored, request_id);

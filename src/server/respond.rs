@@ -14,6 +14,11 @@ pub fn json(status: u16, value: &Value, request_id: &str) -> Response<Body> {
     build(status, "application/json", Bytes::from(bytes), request_id)
 }
 
+/// JSON already written as text.
+pub fn json_text(status: u16, text: String, request_id: &str) -> Response<Body> {
+    build(status, "application/json", Bytes::from(text), request_id)
+}
+
 pub fn raw_json(status: u16, text: &'static str, request_id: &str) -> Response<Body> {
     build(
         status,

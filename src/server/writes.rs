@@ -15,17 +15,19 @@ use crate::canonical::operation::Operation;
 use crate::canonical::problem::{ErrorCode, Problem};
 use crate::config::Connection;
 use crate::engine::render::encode_segment;
-use crate::flow::{self, OpInput, OpOutput, Target};
+use crate::flow::{self, OpInput, OpOutput, OrderJson, Target};
 use crate::idempotency::{Begin, Record, State as KeyState, StoredAnswer, now_ms};
 use crate::telemetry::metrics::metrics;
 
 /// The canonical answer of an operation.
 pub enum Answer {
-    Created(Value, String),
-    Ok(Value),
+    /// JSON text, `Location`.
+    Created(String, String),
+    /// JSON text.
+    Ok(String),
     NoContent,
     /// A 201 without a `Location` (an invoice or a payment made from an order).
-    Made(Value),
+    Made(String),
     /// The stored answer of an earlier request with the same `Idempotency-Key`.
     Replay(StoredAnswer),
 }
@@ -156,7 +158,7 @@ async fn resolve_create(
 }
 
 enum Lookup {
-    Found(Value),
+    Found(OrderJson),
     Absent,
     Cannot,
 }
@@ -209,15 +211,17 @@ fn answer(conn: &Connection, r: &OrderRoute, out: OpOutput) -> Answer {
             data,
             next_cursor,
             total,
-        } => Answer::Ok(json!({"data": data, "next_cursor": next_cursor, "total": total})),
+        } => Answer::Ok(
+            json!({"data": data, "next_cursor": next_cursor, "total": total}).to_string(),
+        ),
         OpOutput::Order(order) if r.op == Operation::CreateOrder => created(conn, r, order),
-        OpOutput::Order(made) if r.op.success_status() == 201 => Answer::Made(made),
-        OpOutput::Order(order) => Answer::Ok(order),
+        OpOutput::Order(made) if r.op.success_status() == 201 => Answer::Made(made.text),
+        OpOutput::Order(order) => Answer::Ok(order.text),
     }
 }
 
-fn created(conn: &Connection, r: &OrderRoute, order: Value) -> Answer {
-    let id = order.get("id").and_then(Value::as_str).unwrap_or_default();
+fn created(conn: &Connection, r: &OrderRoute, order: OrderJson) -> Answer {
+    let id = order.id.as_str();
     let location = match &r.connection {
         Some(_) => format!(
             "/v1/connections/{}/orders/{}",
@@ -226,7 +230,7 @@ fn created(conn: &Connection, r: &OrderRoute, order: Value) -> Answer {
         ),
         None => format!("/v1/orders/{}", encode_segment(id)),
     };
-    Answer::Created(order, location)
+    Answer::Created(order.text, location)
 }
 
 /// What identifies a request: a different body under the same key is a conflict.
@@ -243,10 +247,10 @@ fn fingerprint(r: &OrderRoute, input: &OpInput) -> String {
 
 fn stored(a: &Answer) -> StoredAnswer {
     let (status, body, location) = match a {
-        Answer::Created(v, loc) => (201, v.to_string(), Some(loc.clone())),
-        Answer::Ok(v) => (200, v.to_string(), None),
+        Answer::Created(v, loc) => (201, v.clone(), Some(loc.clone())),
+        Answer::Ok(v) => (200, v.clone(), None),
         Answer::NoContent => (204, String::new(), None),
-        Answer::Made(v) => (201, v.to_string(), None),
+        Answer::Made(v) => (201, v.clone(), None),
         Answer::Replay(s) => return s.clone(),
     };
     StoredAnswer {
