@@ -136,7 +136,11 @@ impl<'de> Visitor<'de> for Project<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
+        // At most the needed keys are kept: sized once, the map never grows.
+        let mut out = match self.need {
+            Need::Fields(keys) => Map::with_capacity(keys.len()),
+            Need::All => Map::new(),
+        };
         let mut first = true;
         while let Some(key) = map.next_key_seed(KeyText)? {
             if first && key == NUMBER_KEY {
