@@ -462,15 +462,29 @@ mod tests {
         let text = "vendor: x\ntemplates:\n  line: { sku: $.code }\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /o }\n    result:\n      id: { pipe: [$.wrap, { parse_json: $ }] }\n      first: { use: line, with: $.lines }\n      note: \"${parent.x}\"\n";
         assert_eq!(needs_of(text, Operation::GetOrder), ["{lines:{code},wrap}"]);
     }
-}
-#[cfg(test)]
-mod probe {
+
     #[test]
-    fn probe_dokos() {
-        let text = std::fs::read_to_string("mappings/dokos.yaml").unwrap();
-        let m = crate::engine::compile::compile_file("d", &text).unwrap();
-        for s in &m.operations[&crate::canonical::operation::Operation::CreateOrder].steps {
-            eprintln!("{} {:?}", s.name, s.answer);
+    fn the_dokos_create_reads_what_its_result_and_rules_name() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/dokos.yaml"),
+        )
+        .expect("the Dokos mapping");
+        let m = compile_file("dokos.yaml", &text).expect("compiles");
+        let need = &m.operations[&Operation::CreateOrder].steps[0].answer;
+        let data = need.field("data").expect("the document is read");
+        for key in ["name", "po_no", "grand_total", "creation", "items"] {
+            assert!(data.field(key).is_some(), "{key}");
+        }
+        let items = data.field("items").expect("items");
+        assert!(items.field("qty").is_some() && items.field("rate").is_some());
+        // Frappe's answer holds ~70 fields per document and per line the mapping never reads.
+        for key in ["owner", "modified_by", "naming_series", "base_grand_total"] {
+            assert!(data.field(key).is_none(), "{key}");
+        }
+        assert!(items.field("warehouse").is_none());
+        // The error rules read the Frappe error envelope.
+        for key in ["exc_type", "exception", "_server_messages"] {
+            assert!(need.field(key).is_some(), "{key}");
         }
     }
 }
