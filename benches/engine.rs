@@ -487,37 +487,27 @@ fn engine(c: &mut Criterion) {
     }
     g.finish();
 
-    let mut g = c.benchmark_group("normalize");
-    for case in &cases {
-        let tokens = TokenCache::default();
-        let auth = auth_of(case, &rt, &tokens);
-        let input = order_of(&case.body, 1);
-        for n in SIZES {
-            let resp = answer_of(case, n);
-            g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(case.name, n), &resp, |b, resp| {
-                b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), false))
-            });
+    // `normalize-whole`: the same with the whole answer decoded, the baseline of reading only
+    // what the mapping needs (JSON answers; XML and form answers are decoded whole either way).
+    for (group, sizes, whole) in [
+        ("normalize", &SIZES[..], false),
+        ("normalize-whole", &[10, 1000][..], true),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for case in &cases {
+            let tokens = TokenCache::default();
+            let auth = auth_of(case, &rt, &tokens);
+            let input = order_of(&case.body, 1);
+            for &n in sizes {
+                let resp = answer_of(case, n);
+                g.throughput(Throughput::Elements(n as u64));
+                g.bench_with_input(BenchmarkId::new(case.name, n), &resp, |b, resp| {
+                    b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), whole))
+                });
+            }
         }
+        g.finish();
     }
-    g.finish();
-
-    // The same with the whole answer decoded: the baseline of reading only what the mapping
-    // needs (JSON answers; XML and form answers are decoded whole either way).
-    let mut g = c.benchmark_group("normalize-whole");
-    for case in &cases {
-        let tokens = TokenCache::default();
-        let auth = auth_of(case, &rt, &tokens);
-        let input = order_of(&case.body, 1);
-        for n in [10, 1000] {
-            let resp = answer_of(case, n);
-            g.throughput(Throughput::Elements(n as u64));
-            g.bench_with_input(BenchmarkId::new(case.name, n), &resp, |b, resp| {
-                b.iter(|| normalize_create(case, &input, &auth, &clock, black_box(resp), true))
-            });
-        }
-    }
-    g.finish();
 
     // A Dokos create answer as a real Frappe server sends it (72 fields, 71 per line, where the
     // fixtures keep only what the mapping reads): what reading only the needed fields is for.

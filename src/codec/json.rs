@@ -17,26 +17,12 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
 
 /// Decodes a vendor answer; an empty body is `null`.
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| CodecError::decode("JSON", e.to_string()))?;
-    if depth(&value) > MAX_DEPTH {
-        return Err(CodecError::decode(
-            "JSON",
-            format!("nested deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    Ok(value)
+    decode_needed(bytes, &Need::All)
 }
 
 /// Decodes a vendor answer, building only the parts `need` names; the rest is skipped (but
-/// must still be valid JSON). With `Need::All` this is [`decode`].
+/// must still be valid JSON and no deeper than [`MAX_DEPTH`]). An empty body is `null`.
 pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
-    if matches!(need, Need::All) {
-        return decode(bytes);
-    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
@@ -46,6 +32,7 @@ pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
         .deserialize(&mut de)
         .map_err(bad)?;
     de.end().map_err(bad)?;
+    // Skipped parts are held to the limit as they are read; kept ones are measured here.
     if depth(&value) > MAX_DEPTH {
         return Err(CodecError::decode(
             "JSON",
@@ -142,9 +129,9 @@ impl<'de> Visitor<'de> for Project<'_> {
             Need::All => Map::new(),
         };
         let mut first = true;
-        while let Some(key) = map.next_key_seed(KeyText)? {
+        while let Some(key) = map.next_key_seed(Text)? {
             if first && key == NUMBER_KEY {
-                let text: Cow<'de, str> = map.next_value_seed(KeyText)?;
+                let text: Cow<'de, str> = map.next_value_seed(Text)?;
                 return Number::from_str(&text)
                     .map(Value::Number)
                     .map_err(de::Error::custom);
@@ -218,7 +205,7 @@ impl<'de> Visitor<'de> for Skip {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeyText)? {
+        while let Some(key) = map.next_key_seed(Text)? {
             if key == NUMBER_KEY {
                 map.next_value::<IgnoredAny>()?;
             } else {
@@ -229,10 +216,10 @@ impl<'de> Visitor<'de> for Skip {
     }
 }
 
-/// A string, borrowed from the input when it has no escapes.
-struct KeyText;
+/// A string (a key, or a number's text), borrowed from the input when it has no escapes.
+struct Text;
 
-impl<'de> DeserializeSeed<'de> for KeyText {
+impl<'de> DeserializeSeed<'de> for Text {
     type Value = Cow<'de, str>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -240,7 +227,7 @@ impl<'de> DeserializeSeed<'de> for KeyText {
     }
 }
 
-impl<'de> Visitor<'de> for KeyText {
+impl<'de> Visitor<'de> for Text {
     type Value = Cow<'de, str>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {

@@ -166,8 +166,8 @@ pub fn convert_in(
             }
             Ok(decimal_value(d.trunc(), None))
         }
-        Convert::Decimal(None) => {
-            if let Value::Number(n) = &v
+        Convert::Decimal(scale) => {
+            if let (None, Value::Number(n)) = (scale, &v)
                 && let Some(t) = plain_normalized(n.as_str())
             {
                 if t.len() == n.as_str().len() {
@@ -177,11 +177,6 @@ pub fn convert_in(
                     .map(Value::Number)
                     .map_err(|e| e.to_string());
             }
-            let d =
-                to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
-            Ok(decimal_value(d, None))
-        }
-        Convert::Decimal(scale) => {
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
             Ok(decimal_value(d, *scale))

@@ -72,7 +72,8 @@ impl EvalError {
 
 pub type Out<'a> = Result<Option<Cow<'a, Value>>, EvalError>;
 
-const MAX_USE_DEPTH: usize = 32;
+/// How deep named templates may use each other (a cycle ends here).
+pub(crate) const MAX_USE_DEPTH: usize = 32;
 
 /// Evaluates templates; `templates` are the mapping's named ones (`use:`).
 pub struct Evaluator<'m> {
@@ -531,22 +532,16 @@ impl<'m> Evaluator<'m> {
                     .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
             {
                 out.push(b'{');
-                let mut first = true;
+                let mut any = false;
                 for (key, value) in fields {
                     let ObjectKey::Literal(key) = key else {
                         continue;
                     };
-                    let mark = out.len();
-                    if !first {
-                        out.push(b',');
-                    }
-                    write_value(out, key)?;
-                    out.push(b':');
-                    if self.write_json_depth(value, s, out, depth)? {
-                        first = false;
-                    } else {
-                        out.truncate(mark);
-                    }
+                    member(out, &mut any, |out| {
+                        write_value(out, key)?;
+                        out.push(b':');
+                        self.write_json_depth(value, s, out, depth)
+                    })?;
                 }
                 out.push(b'}');
                 Ok(true)
@@ -570,15 +565,7 @@ impl<'m> Evaluator<'m> {
                 out.push(b'[');
                 let mut any = false;
                 for item in items {
-                    let mark = out.len();
-                    if any {
-                        out.push(b',');
-                    }
-                    if self.write_json_depth(item, s, out, depth)? {
-                        any = true;
-                    } else {
-                        out.truncate(mark);
-                    }
+                    member(out, &mut any, |out| self.write_json_depth(item, s, out, depth))?;
                 }
                 if !any && *omit_empty {
                     out.truncate(start);
@@ -592,16 +579,9 @@ impl<'m> Evaluator<'m> {
                 out.push(b'[');
                 let mut any = false;
                 let found = self.each_element(op, s, depth, &mut |inner| {
-                    let mark = out.len();
-                    if any {
-                        out.push(b',');
-                    }
-                    if self.write_json_depth(&op.to, inner, out, depth)? {
-                        any = true;
-                    } else {
-                        out.truncate(mark);
-                    }
-                    Ok(())
+                    member(out, &mut any, |out| {
+                        self.write_json_depth(&op.to, inner, out, depth)
+                    })
                 })?;
                 if !found || (!any && op.omit_empty) {
                     out.truncate(start);
@@ -732,6 +712,25 @@ impl<'m> Evaluator<'m> {
             }
         })
     }
+}
+
+/// Writes one member of a JSON list or object (after a comma when `any` came before); takes
+/// it back when `write` finds it absent.
+fn member(
+    out: &mut Vec<u8>,
+    any: &mut bool,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<bool, EvalError>,
+) -> Result<(), EvalError> {
+    let mark = out.len();
+    if *any {
+        out.push(b',');
+    }
+    if write(out)? {
+        *any = true;
+    } else {
+        out.truncate(mark);
+    }
+    Ok(())
 }
 
 /// Appends `v`'s JSON text.
@@ -925,10 +924,17 @@ mod tests {
     use crate::engine::plan::ResultPlan;
     use serde_json::json;
 
-    /// Compiles `result:` of a get_order and runs it on `focus`.
-    fn run(result: &str, focus: Value) -> Result<Option<Value>, EvalError> {
+    /// Compiles a get_order whose `result:` is `result` (`head` comes first in the file) and
+    /// hands `f` the evaluator, the result template and a scope on `focus`.
+    fn with_result<R>(
+        head: &str,
+        result: &str,
+        focus: &Value,
+        settings: &Value,
+        f: impl FnOnce(&Evaluator<'_>, &Template, &Scope<'_>) -> R,
+    ) -> Result<R, EvalError> {
         let text = format!(
-            "vendor: t\nsettings: {{ lang: {{ default: en_US }} }}\nvalues:\n  st: {{ draft: D, confirmed: [C, C2] }}\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /x }}\n    result: {result}\n"
+            "vendor: t\n{head}operations:\n  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /x }}\n    result: {result}\n"
         );
         let m = compile_file("t.yaml", &text).map_err(|e| EvalError {
             pointer: None,
@@ -939,13 +945,12 @@ mod tests {
             panic!("no result");
         };
         let null = Value::Null;
-        let settings = json!({"lang": "en_US"});
         let roots = Roots {
-            input: &focus,
+            input: focus,
             path: &null,
             query: &null,
             page: &null,
-            settings: &settings,
+            settings,
             secrets: &null,
             auth: &null,
             connection: &null,
@@ -954,44 +959,39 @@ mod tests {
             response: &null,
             steps: &[],
         };
-        Evaluator::new(&m.templates).eval_owned(t, &Scope::new(&roots, &focus))
+        Ok(f(
+            &Evaluator::new(&m.templates),
+            t,
+            &Scope::new(&roots, focus),
+        ))
+    }
+
+    /// Compiles `result:` of a get_order and runs it on `focus`.
+    fn run(result: &str, focus: Value) -> Result<Option<Value>, EvalError> {
+        let head = "settings: { lang: { default: en_US } }\nvalues:\n  st: { draft: D, confirmed: [C, C2] }\n";
+        with_result(
+            head,
+            result,
+            &focus,
+            &json!({"lang": "en_US"}),
+            |ev, t, scope| ev.eval_owned(t, scope),
+        )?
     }
 
     /// `write_json` of `result:` on `focus`, and the JSON text of what `eval` yields.
     fn written_and_evaluated(result: &str, focus: Value) -> (String, String) {
-        let text = format!(
-            "vendor: t\ntemplates:\n  line: {{ sku: $.sku, gone: $.nothing }}\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /x }}\n    result: {result}\n"
-        );
-        let m = compile_file("t.yaml", &text).expect("compiles");
-        let Some(ResultPlan::Order(t)) = m.operations.get(&Operation::GetOrder).map(|p| &p.result)
-        else {
-            panic!("no result");
-        };
-        let null = Value::Null;
-        let roots = Roots {
-            input: &focus,
-            path: &null,
-            query: &null,
-            page: &null,
-            settings: &null,
-            secrets: &null,
-            auth: &null,
-            connection: &null,
-            now: &null,
-            today: &null,
-            response: &null,
-            steps: &[],
-        };
-        let ev = Evaluator::new(&m.templates);
-        let scope = Scope::new(&roots, &focus);
-        let mut out = Vec::new();
-        let written = ev.write_json(t, &scope, &mut out).expect("writes");
-        let evaluated = ev.eval_owned(t, &scope).expect("evaluates");
-        assert_eq!(written, evaluated.is_some(), "{result}");
-        (
-            String::from_utf8(out).expect("utf8"),
-            evaluated.map(|v| v.to_string()).unwrap_or_default(),
-        )
+        let head = "templates:\n  line: { sku: $.sku, gone: $.nothing }\n";
+        with_result(head, result, &focus, &Value::Null, |ev, t, scope| {
+            let mut out = Vec::new();
+            let written = ev.write_json(t, scope, &mut out).expect("writes");
+            let evaluated = ev.eval_owned(t, scope).expect("evaluates");
+            assert_eq!(written, evaluated.is_some(), "{result}");
+            (
+                String::from_utf8(out).expect("utf8"),
+                evaluated.map(|v| v.to_string()).unwrap_or_default(),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{result}: {e}"))
     }
 
     #[test]

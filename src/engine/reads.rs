@@ -8,6 +8,7 @@
 //! a whole answer passed on, templates nested too deep) keeps the whole subtree, so a projection
 //! can only ever drop what no template can see.
 
+use super::eval::MAX_USE_DEPTH;
 use super::plan::{
     ErrorRule, InterpPart, Mapping, ObjectKey, OperationPlan, PathPart, Predicate, RequestPlan,
     ResultPlan, Template,
@@ -21,16 +22,18 @@ pub fn annotate(mapping: &mut Mapping) {
     for (op, plan) in &mapping.operations {
         found.push((*op, operation_needs(mapping, plan)));
     }
-    for (op, needs) in found {
+    for (op, mut needs) in found {
         if let Some(plan) = mapping.operations.get_mut(&op) {
-            for (step, need) in plan.steps.iter_mut().zip(needs) {
-                step.answer = need;
+            for step in &mut plan.steps {
+                if let Some(need) = needs.get_mut(step.slot) {
+                    step.answer = std::mem::take(need);
+                }
             }
         }
     }
 }
 
-/// One need per step, in step order.
+/// One need per step slot.
 fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
     let mut walk = Walk {
         templates: &mapping.templates,
@@ -86,9 +89,7 @@ fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
     if walk.too_deep {
         return vec![Need::All; plan.slots];
     }
-    let mut needs = walk.needs;
-    needs.truncate(plan.steps.len());
-    needs
+    walk.needs
 }
 
 /// Where `$` points while walking: answer bodies by (step slot, path below the body), none
@@ -113,9 +114,6 @@ impl<'p> Ctx<'p> {
         }
     }
 }
-
-/// Same bound as the evaluator's `use:` depth.
-const MAX_DEPTH: usize = 32;
 
 struct Walk<'m> {
     templates: &'m [Template],
@@ -233,7 +231,8 @@ impl Walk<'_> {
         }
     }
 
-    fn each_focus(
+    /// Where `$` points inside an `each` over `source`, or a `use` with `with: source`.
+    fn focus_of(
         &mut self,
         source: &Template,
         ctx: &Ctx<'_>,
@@ -280,7 +279,7 @@ impl Walk<'_> {
                 }
             }
             Template::Each(op) => {
-                let focus = self.each_focus(&op.source, ctx, depth);
+                let focus = self.focus_of(&op.source, ctx, depth);
                 let inner = ctx.inner(focus);
                 if let Some(f) = &op.filter {
                     self.predicate(f, &inner, depth);
@@ -316,7 +315,7 @@ impl Walk<'_> {
                 }
             }
             Template::Use(idx, with) => {
-                if depth >= MAX_DEPTH {
+                if depth >= MAX_USE_DEPTH {
                     self.too_deep = true;
                     return;
                 }
@@ -326,7 +325,7 @@ impl Walk<'_> {
                 match with {
                     None => self.template(named, ctx, depth + 1),
                     Some(w) => {
-                        let focus = self.each_focus(w, ctx, depth);
+                        let focus = self.focus_of(w, ctx, depth);
                         self.template(named, &ctx.inner(focus), depth + 1);
                     }
                 }
