@@ -69,13 +69,16 @@ pub fn decimal_number(d: Decimal, scale: Option<u32>) -> Number {
 
 pub fn decimal_text(d: Decimal, scale: Option<u32>) -> String {
     match scale {
-        Some(s) => {
-            let mut r = d.round_dp_with_strategy(s, RoundingStrategy::MidpointAwayFromZero);
-            r.rescale(s);
-            r.to_string()
-        }
+        Some(places) => rounded(d, places).to_string(),
         None => d.normalize().to_string(),
     }
+}
+
+/// `d` rounded half away from zero to exactly `places` fraction digits.
+pub fn rounded(d: Decimal, places: u32) -> Decimal {
+    let mut r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(places);
+    r
 }
 
 pub fn arith(op: ArithOp, args: &[Decimal]) -> Result<Decimal, ConvertError> {

@@ -6,10 +6,11 @@
 
 use std::borrow::Cow;
 
+use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 
 use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
-use super::plan::{EachOp, FromOp, InterpPart, ObjectKey, Predicate, Template, Unmapped};
+use super::plan::{ArithOp, EachOp, FromOp, InterpPart, ObjectKey, Predicate, Template, Unmapped};
 use super::selector::{PathKind, Root, Selector};
 
 /// Values every template can reach by name.
@@ -71,6 +72,14 @@ impl EvalError {
 }
 
 pub type Out<'a> = Result<Option<Cow<'a, Value>>, EvalError>;
+
+/// A value met as an operand of arithmetic.
+enum Operand<'a> {
+    Absent,
+    Number(Decimal),
+    /// Present but not a number (null included): an error, or skipped by `sum`.
+    Other(Cow<'a, Value>),
+}
 
 /// How deep named templates may use each other (a cycle ends here).
 pub(crate) const MAX_USE_DEPTH: usize = 32;
@@ -181,43 +190,12 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(None)
             }
-            Template::Arith(op, args, scale) => {
-                let mut nums = Vec::with_capacity(args.len());
-                for a in args {
-                    let Some(v) = self.eval_depth(a, s, depth)? else {
-                        return Ok(None);
-                    };
-                    nums.push(to_decimal(&v).ok_or_else(|| {
-                        EvalError::new(
-                            pointer_of(a, s),
-                            format!("expected a number, found {}", convert::kind(&v)),
-                        )
-                    })?);
-                }
-                let r = arith(*op, &nums).map_err(|m| EvalError::new(None, m))?;
-                Ok(Some(Cow::Owned(decimal_value(r, *scale))))
-            }
-            Template::Sum(inner, scale) => {
-                let Some(v) = self.eval_depth(inner, s, depth)? else {
-                    return Ok(None);
-                };
-                let items: Vec<&Value> = match v.as_ref() {
-                    Value::Array(items) => items.iter().collect(),
-                    other => vec![other],
-                };
-                let mut nums = vec![rust_decimal::Decimal::ZERO];
-                for item in items.into_iter().filter(|i| !i.is_null()) {
-                    nums.push(to_decimal(item).ok_or_else(|| {
-                        EvalError::new(
-                            None,
-                            format!("sum: expected numbers, found {}", convert::kind(item)),
-                        )
-                    })?);
-                }
-                let r =
-                    arith(super::plan::ArithOp::Add, &nums).map_err(|m| EvalError::new(None, m))?;
-                Ok(Some(Cow::Owned(decimal_value(r, *scale))))
-            }
+            Template::Arith(op, args, scale) => Ok(self
+                .arith_decimal(*op, args, s, depth)?
+                .map(|r| Cow::Owned(decimal_value(r, *scale)))),
+            Template::Sum(inner, scale) => Ok(self
+                .sum_decimal(inner, s, depth)?
+                .map(|r| Cow::Owned(decimal_value(r, *scale)))),
             Template::Json(inner) => Ok(self
                 .eval_depth(inner, s, depth)?
                 .map(|v| Cow::Owned(Value::String(v.to_string())))),
@@ -373,6 +351,126 @@ impl<'m> Evaluator<'m> {
                 Some(v) => Ok(Some(v)),
                 None => Err(EvalError::new(pointer_of(inner, s), message.clone())),
             },
+        }
+    }
+
+    /// `add`/`sub`/`mul`/`div` over the operands' exact values; absent when one is absent.
+    fn arith_decimal(
+        &self,
+        op: ArithOp,
+        args: &[Template],
+        s: &Scope<'_>,
+        depth: usize,
+    ) -> Result<Option<Decimal>, EvalError> {
+        let mut nums = Vec::with_capacity(args.len());
+        for a in args {
+            match self.operand(a, s, depth)? {
+                Operand::Absent => return Ok(None),
+                Operand::Number(d) => nums.push(d),
+                Operand::Other(v) => {
+                    return Err(EvalError::new(
+                        pointer_of(a, s),
+                        format!("expected a number, found {}", convert::kind(&v)),
+                    ));
+                }
+            }
+        }
+        arith(op, &nums)
+            .map(Some)
+            .map_err(|m| EvalError::new(None, m))
+    }
+
+    /// `sum` of a list's numbers (nulls skipped; a single value counts as a list of one).
+    /// A sum over `each` adds its elements' values as they come, without building the list.
+    fn sum_decimal(
+        &self,
+        inner: &Template,
+        s: &Scope<'_>,
+        depth: usize,
+    ) -> Result<Option<Decimal>, EvalError> {
+        let not_number = |v: &Value| {
+            EvalError::new(
+                None,
+                format!("sum: expected numbers, found {}", convert::kind(v)),
+            )
+        };
+        let add = |acc: Decimal, d: Decimal| {
+            arith(ArithOp::Add, &[acc, d]).map_err(|m| EvalError::new(None, m))
+        };
+        let mut total = Decimal::ZERO;
+        if let Template::Each(op) = inner {
+            let mut present = 0usize;
+            let found = self.each_element(op, s, depth, &mut |element| {
+                match self.operand(&op.to, element, depth)? {
+                    Operand::Absent => {}
+                    Operand::Number(d) => {
+                        present += 1;
+                        total = add(total, d)?;
+                    }
+                    Operand::Other(v) if v.is_null() => present += 1,
+                    Operand::Other(v) => return Err(not_number(&v)),
+                }
+                Ok(())
+            })?;
+            if !found || (present == 0 && op.omit_empty) {
+                return Ok(None);
+            }
+            return Ok(Some(total));
+        }
+        let Some(v) = self.eval_depth(inner, s, depth)? else {
+            return Ok(None);
+        };
+        let items: &[Value] = match v.as_ref() {
+            Value::Array(items) => items,
+            other => std::slice::from_ref(other),
+        };
+        for item in items.iter().filter(|i| !i.is_null()) {
+            total = add(total, to_decimal(item).ok_or_else(|| not_number(item))?)?;
+        }
+        Ok(Some(total))
+    }
+
+    /// A template's value as an operand of arithmetic. Arithmetic nested in arithmetic (also
+    /// through `coalesce` and named templates) stays an exact decimal: it is not written as a
+    /// JSON number to be read back.
+    fn operand<'a>(
+        &self,
+        t: &Template,
+        s: &Scope<'a>,
+        depth: usize,
+    ) -> Result<Operand<'a>, EvalError> {
+        let number = |d: Option<Decimal>, scale: &Option<u32>| match d {
+            None => Operand::Absent,
+            Some(d) => Operand::Number(match scale {
+                Some(places) => convert::rounded(d, *places),
+                None => d,
+            }),
+        };
+        match t {
+            Template::Arith(op, args, scale) => {
+                Ok(number(self.arith_decimal(*op, args, s, depth)?, scale))
+            }
+            Template::Sum(inner, scale) => Ok(number(self.sum_decimal(inner, s, depth)?, scale)),
+            Template::Coalesce(options) => {
+                for o in options {
+                    match self.operand(o, s, depth)? {
+                        Operand::Absent => {}
+                        found => return Ok(found),
+                    }
+                }
+                Ok(Operand::Absent)
+            }
+            Template::Use(idx, None) if depth < MAX_USE_DEPTH => match self.templates.get(*idx) {
+                Some(template) => self.operand(template, s, depth + 1),
+                None => Err(EvalError::new(None, "unknown template")),
+            },
+            other => Ok(match self.eval_depth(other, s, depth)? {
+                None => Operand::Absent,
+                Some(v) => match to_decimal(&v) {
+                    Some(d) => Operand::Number(d),
+                    None => Operand::Other(v),
+                },
+            }),
         }
     }
 
@@ -1103,6 +1201,53 @@ mod tests {
         assert_eq!(out["text"], json!("[3,\"x\"]"));
         assert_eq!(out["en_US"], json!([1]));
         assert_eq!(out["params"], json!([{"Colour": "red"}]));
+    }
+
+    #[test]
+    fn nested_arithmetic_stays_exact_and_sum_keeps_its_rules() {
+        let input = json!({"lines": [
+            {"q": 3, "p": "0.105"}, {"q": null, "p": 1}, {"q": 1, "p": 0.7, "n": null}
+        ]});
+        let head = "templates:\n  net: { coalesce: [$.total, { mul: [$.q, $.p], scale: 2 }] }\n";
+        let eval = |result: &str| {
+            with_result(head, result, &input, &Value::Null, |ev, t, scope| {
+                ev.eval_owned(t, scope)
+                    .map(|v| v.map(|v| v.to_string()).unwrap_or_else(|| "absent".into()))
+                    .unwrap_or_else(|e| format!("error: {e}"))
+            })
+            .unwrap_or_else(|e| panic!("{result}: {e}"))
+        };
+        // 1/3 x 3 with the 28-digit quotient kept exact, as when it was written and read back.
+        assert_eq!(
+            eval("{ mul: [{ div: [1, 3] }, 3] }"),
+            "0.9999999999999999999999999999"
+        );
+        // The scale of a nested operation rounds before the outer one uses it (0.315 -> 0.32).
+        assert_eq!(
+            eval("{ add: [{ use: net, with: '$.lines[0]' }, 0.001] }"),
+            "0.321"
+        );
+        assert_eq!(
+            eval("{ sum: { each: $.lines, to: { use: net } }, scale: 2 }"),
+            "1.02"
+        );
+        // A sum skips absent and null elements; an empty `each` sums to 0 unless omit_empty.
+        assert_eq!(eval("{ sum: { each: $.lines, to: $.n } }"), "0");
+        assert_eq!(
+            eval("{ sum: { each: $.lines, filter: { exists: $.n }, to: $.q, omit_empty: true } }"),
+            "absent"
+        );
+        assert_eq!(eval("{ sum: { each: $.missing, to: $.q } }"), "absent");
+        assert_eq!(
+            eval("{ sum: { each: $.lines, to: [$.q] } }"),
+            "error: sum: expected numbers, found a list"
+        );
+        // An absent operand makes the operation absent; a non-number one is an error.
+        assert_eq!(eval("{ mul: ['$.lines[1].q', 2] }"), "absent");
+        assert_eq!(
+            eval("{ add: [{ coalesce: [$.nothing, x] }, 1] }"),
+            "error: expected a number, found a string"
+        );
     }
 
     #[test]
