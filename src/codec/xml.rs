@@ -20,17 +20,69 @@ use crate::engine::convert::scalar_text;
 use crate::engine::plan::XmlOptions;
 
 pub fn encode(value: &Value, opts: &XmlOptions) -> Result<Vec<u8>, CodecError> {
-    let mut w = Writer::new(Vec::new());
-    if opts.declaration {
-        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-            .map_err(io_err)?;
-    }
+    let mut w = writer(opts)?;
     write_element(&mut w, &opts.root, value, opts, 0)?;
     Ok(w.into_inner())
 }
 
+/// A writer holding the XML declaration when the mapping asks for one.
+pub fn writer(opts: &XmlOptions) -> Result<Writer<Vec<u8>>, CodecError> {
+    let mut w = Writer::new(Vec::with_capacity(1024));
+    if opts.declaration {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
+            .map_err(io_err)?;
+    }
+    Ok(w)
+}
+
 fn io_err(e: impl std::fmt::Display) -> CodecError {
     CodecError::encode("XML", e.to_string())
+}
+
+/// The start tag of element `name`, checked, at nesting `depth`.
+pub fn start(name: &str, depth: usize) -> Result<BytesStart<'_>, CodecError> {
+    if depth > MAX_DEPTH {
+        return Err(CodecError::encode("XML", "nested too deeply"));
+    }
+    check_name(name)?;
+    Ok(BytesStart::new(name))
+}
+
+/// Adds attribute `attr` (a key written `@attr`) with a scalar value.
+pub fn push_attribute(start: &mut BytesStart<'_>, attr: &str, v: &Value) -> Result<(), CodecError> {
+    check_name(attr)?;
+    let text = scalar_text(v).ok_or_else(|| {
+        CodecError::encode("XML", format!("attribute `{attr}` must be a scalar"))
+    })?;
+    start.push_attribute((attr, text.as_str()));
+    Ok(())
+}
+
+/// The start tag of a list element: with the list attribute when the mapping names one.
+pub fn push_list_attribute(start: &mut BytesStart<'_>, opts: &XmlOptions) {
+    if let Some((k, v)) = &opts.list_attribute {
+        start.push_attribute((k.as_str(), v.as_str()));
+    }
+}
+
+pub fn write_start(w: &mut Writer<Vec<u8>>, start: BytesStart<'_>) -> Result<(), CodecError> {
+    w.write_event(Event::Start(start)).map_err(io_err)
+}
+
+pub fn write_empty(w: &mut Writer<Vec<u8>>, start: BytesStart<'_>) -> Result<(), CodecError> {
+    w.write_event(Event::Empty(start)).map_err(io_err)
+}
+
+pub fn write_end(w: &mut Writer<Vec<u8>>, name: &str) -> Result<(), CodecError> {
+    w.write_event(Event::End(BytesEnd::new(name)))
+        .map_err(io_err)
+}
+
+/// The text of a `#text` key or a scalar element.
+pub fn write_text(w: &mut Writer<Vec<u8>>, v: &Value) -> Result<(), CodecError> {
+    let text = scalar_text(v).unwrap_or_default();
+    w.write_event(Event::Text(BytesText::new(&text)))
+        .map_err(io_err)
 }
 
 fn check_name(name: &str) -> Result<(), CodecError> {
@@ -51,66 +103,48 @@ fn check_name(name: &str) -> Result<(), CodecError> {
     }
 }
 
-fn write_element(
+/// Writes `value` as element `name` at nesting `depth`.
+pub fn write_element(
     w: &mut Writer<Vec<u8>>,
     name: &str,
     value: &Value,
     opts: &XmlOptions,
     depth: usize,
 ) -> Result<(), CodecError> {
-    if depth > MAX_DEPTH {
-        return Err(CodecError::encode("XML", "nested too deeply"));
-    }
-    check_name(name)?;
-    let mut start = BytesStart::new(name);
+    let mut start = start(name, depth)?;
     match value {
         Value::Object(map) => {
             for (k, v) in map {
                 if let Some(attr) = k.strip_prefix('@') {
-                    check_name(attr)?;
-                    let text = scalar_text(v).ok_or_else(|| {
-                        CodecError::encode("XML", format!("attribute `{attr}` must be a scalar"))
-                    })?;
-                    start.push_attribute((attr, text.as_str()));
+                    push_attribute(&mut start, attr, v)?;
                 }
             }
-            w.write_event(Event::Start(start)).map_err(io_err)?;
+            write_start(w, start)?;
             for (k, v) in map {
                 if k.starts_with('@') {
                     continue;
                 }
                 if k == "#text" {
-                    let text = scalar_text(v).unwrap_or_default();
-                    w.write_event(Event::Text(BytesText::new(&text)))
-                        .map_err(io_err)?;
+                    write_text(w, v)?;
                     continue;
                 }
                 write_element(w, k, v, opts, depth + 1)?;
             }
         }
         Value::Array(items) => {
-            if let Some((k, v)) = &opts.list_attribute {
-                start.push_attribute((k.as_str(), v.as_str()));
-            }
-            w.write_event(Event::Start(start)).map_err(io_err)?;
+            push_list_attribute(&mut start, opts);
+            write_start(w, start)?;
             for item in items {
                 write_element(w, &opts.item, item, opts, depth + 1)?;
             }
         }
-        Value::Null => {
-            w.write_event(Event::Empty(start)).map_err(io_err)?;
-            return Ok(());
-        }
+        Value::Null => return write_empty(w, start),
         scalar => {
-            w.write_event(Event::Start(start)).map_err(io_err)?;
-            let text = scalar_text(scalar).unwrap_or_default();
-            w.write_event(Event::Text(BytesText::new(&text)))
-                .map_err(io_err)?;
+            write_start(w, start)?;
+            write_text(w, scalar)?;
         }
     }
-    w.write_event(Event::End(BytesEnd::new(name)))
-        .map_err(io_err)?;
-    Ok(())
+    write_end(w, name)
 }
 
 /// One element being read.

@@ -103,7 +103,7 @@ impl<'m> Evaluator<'m> {
         Ok(self.eval(t, s)?.map(Cow::into_owned))
     }
 
-    fn eval_depth<'a>(&self, t: &Template, s: &Scope<'a>, depth: usize) -> Out<'a> {
+    pub(super) fn eval_depth<'a>(&self, t: &Template, s: &Scope<'a>, depth: usize) -> Out<'a> {
         match t {
             Template::Const(v) => Ok(Some(Cow::Owned(v.clone()))),
             Template::Select(sel) => Ok(select(sel, s).filter(|v| !v.is_null())),
@@ -251,36 +251,16 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Some(Cow::Owned(Value::Object(map))))
             }
-            Template::Use(idx, with) => {
-                if depth >= MAX_USE_DEPTH {
-                    return Err(EvalError::new(
-                        None,
-                        "templates use each other too deeply (a cycle?)",
-                    ));
-                }
-                let Some(template) = self.templates.get(*idx) else {
-                    return Err(EvalError::new(None, "unknown template"));
-                };
-                match with {
-                    None => self.eval_depth(template, s, depth + 1),
-                    Some(w) => {
-                        let Some(focus) = self.eval_depth(w, s, depth)? else {
-                            return Ok(None);
-                        };
-                        let focus = focus.into_owned();
-                        let inner = Scope {
-                            roots: s.roots,
-                            focus: &focus,
-                            focus_pointer: None,
-                            parent: Some(s),
-                            index: s.index,
-                        };
-                        Ok(self
-                            .eval_depth(template, &inner, depth + 1)?
-                            .map(|v| Cow::Owned(v.into_owned())))
-                    }
-                }
-            }
+            Template::Use(idx, None) => self.eval_depth(self.named(*idx, depth)?, s, depth + 1),
+            Template::Use(idx, Some(with)) => Ok(self
+                .in_named(*idx, Some(with), s, depth, &mut |named, inner, d| {
+                    // `$` is a value made here: what the template yields is owned.
+                    Ok::<_, EvalError>(
+                        self.eval_depth(named, inner, d)?
+                            .map(|v| Cow::Owned(v.into_owned())),
+                    )
+                })?
+                .flatten()),
             Template::Capture(inner, re) => {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
                     return Ok(None);
@@ -460,10 +440,7 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Operand::Absent)
             }
-            Template::Use(idx, None) if depth < MAX_USE_DEPTH => match self.templates.get(*idx) {
-                Some(template) => self.operand(template, s, depth + 1),
-                None => Err(EvalError::new(None, "unknown template")),
-            },
+            Template::Use(idx, None) => self.operand(self.named(*idx, depth)?, s, depth + 1),
             other => Ok(match self.eval_depth(other, s, depth)? {
                 None => Operand::Absent,
                 Some(v) => match to_decimal(&v) {
@@ -550,13 +527,13 @@ impl<'m> Evaluator<'m> {
 
     /// Runs `f` with the scope of each element of `op`'s source that passes its filter;
     /// false when the source is absent.
-    fn each_element(
+    pub(super) fn each_element<E: From<EvalError>>(
         &self,
         op: &EachOp,
         s: &Scope<'_>,
         depth: usize,
-        f: &mut dyn FnMut(&Scope<'_>) -> Result<(), EvalError>,
-    ) -> Result<bool, EvalError> {
+        f: &mut dyn FnMut(&Scope<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let owned;
         let (elements, pointers): (Vec<&Value>, Vec<Option<String>>) = match &op.source {
             Template::Select(sel) => {
@@ -697,35 +674,14 @@ impl<'m> Evaluator<'m> {
                     Ok(false)
                 }
             }
-            Template::Use(idx, with) if depth < MAX_USE_DEPTH => {
-                let Some(named) = self.templates.get(*idx) else {
-                    return Err(EvalError::new(None, "unknown template"));
-                };
-                match with {
-                    None => self.write_json_depth(named, s, out, depth + 1),
-                    Some(w) => {
-                        let Some(focus) = self.eval_depth(w, s, depth)? else {
-                            return Ok(false);
-                        };
-                        let inner = Scope {
-                            roots: s.roots,
-                            focus: focus.as_ref(),
-                            focus_pointer: None,
-                            parent: Some(s),
-                            index: s.index,
-                        };
-                        self.write_json_depth(named, &inner, out, depth + 1)
-                    }
-                }
-            }
+            Template::Use(idx, with) => Ok(self
+                .in_named(*idx, with.as_deref(), s, depth, &mut |named, inner, d| {
+                    self.write_json_depth(named, inner, out, d)
+                })?
+                .unwrap_or(false)),
             // `merge: [ {object}, $.extra_fields ]` where the extra parts are absent (the usual
             // case) is the object itself.
-            Template::Merge(parts)
-                if matches!(parts.first(), Some(Template::Object(_)))
-                    && parts[1..].iter().all(|p| {
-                        matches!(p, Template::Select(sel) if select(sel, s).is_none_or(|v| v.is_null()))
-                    }) =>
-            {
+            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
                 self.write_json_depth(&parts[0], s, out, depth)
             }
             other => match self.eval_depth(other, s, depth)? {
@@ -738,11 +694,65 @@ impl<'m> Evaluator<'m> {
         }
     }
 
+    /// Runs `f` on named template `idx`, with `$` moved to `with` when given; `None` when
+    /// `with` is absent. Past [`MAX_USE_DEPTH`] (a cycle) it is an error.
+    pub(super) fn in_named<R, E: From<EvalError>>(
+        &self,
+        idx: usize,
+        with: Option<&Template>,
+        s: &Scope<'_>,
+        depth: usize,
+        f: &mut dyn FnMut(&Template, &Scope<'_>, usize) -> Result<R, E>,
+    ) -> Result<Option<R>, E> {
+        let named = self.named(idx, depth)?;
+        let Some(w) = with else {
+            return f(named, s, depth + 1).map(Some);
+        };
+        let Some(focus) = self.eval_depth(w, s, depth)? else {
+            return Ok(None);
+        };
+        let inner = Scope {
+            roots: s.roots,
+            focus: focus.as_ref(),
+            focus_pointer: None,
+            parent: Some(s),
+            index: s.index,
+        };
+        f(named, &inner, depth + 1).map(Some)
+    }
+
+    /// Named template `idx`, used at `depth`; past [`MAX_USE_DEPTH`] (a cycle) an error.
+    fn named(&self, idx: usize, depth: usize) -> Result<&Template, EvalError> {
+        if depth >= MAX_USE_DEPTH {
+            return Err(EvalError::new(
+                None,
+                "templates use each other too deeply (a cycle?)",
+            ));
+        }
+        self.templates
+            .get(idx)
+            .ok_or_else(|| EvalError::new(None, "unknown template"))
+    }
+
+    /// `merge: [ {object}, $.extra, ... ]` whose extra parts are all absent: the object itself,
+    /// which the writers walk without building it.
+    pub(super) fn merge_is_its_first_object(&self, parts: &[Template], s: &Scope<'_>) -> bool {
+        matches!(parts.first(), Some(Template::Object(_)))
+            && parts[1..].iter().all(
+                |p| matches!(p, Template::Select(sel) if select(sel, s).is_none_or(|v| v.is_null())),
+            )
+    }
+
     pub fn test(&self, p: &Predicate, s: &Scope<'_>) -> Result<bool, EvalError> {
         self.test_depth(p, s, 0)
     }
 
-    fn test_depth(&self, p: &Predicate, s: &Scope<'_>, depth: usize) -> Result<bool, EvalError> {
+    pub(super) fn test_depth(
+        &self,
+        p: &Predicate,
+        s: &Scope<'_>,
+        depth: usize,
+    ) -> Result<bool, EvalError> {
         let ev = |t: &Template| self.eval_depth(t, s, depth);
         Ok(match p {
             Predicate::Eq(a, b) => match (ev(a)?, ev(b)?) {

@@ -1,0 +1,286 @@
+//! XML request bodies written straight from the template into the buffer, as
+//! `codec::xml::encode` would write the value [`Evaluator::eval`] yields, without building it:
+//! objects (attributes from `@` keys, `#text`), lists (`each`, `compact`, literal arrays),
+//! `if` and named templates are written as they are walked; anything else is evaluated and
+//! written by the codec.
+
+use quick_xml::Writer;
+
+use super::eval::{Evaluator, Scope};
+use super::plan::{ObjectKey, Template, XmlOptions};
+use super::render::RenderError;
+use crate::codec::xml;
+
+impl Evaluator<'_> {
+    /// The XML document of `t` under the mapping's root element (an empty root when absent).
+    pub fn write_xml(
+        &self,
+        t: &Template,
+        s: &Scope<'_>,
+        opts: &XmlOptions,
+    ) -> Result<Vec<u8>, RenderError> {
+        let mut w = xml::writer(opts)?;
+        let mut element = Element {
+            w: &mut w,
+            opts,
+            depth: 0,
+        };
+        if !self.write_element(&mut element, &opts.root, t, s, 0)? {
+            xml::write_empty(&mut w, xml::start(&opts.root, 0)?)?;
+        }
+        Ok(w.into_inner())
+    }
+
+    /// Writes element `name` holding `t`; false (nothing written) when `t` is absent.
+    fn write_element(
+        &self,
+        e: &mut Element<'_>,
+        name: &str,
+        t: &Template,
+        s: &Scope<'_>,
+        use_depth: usize,
+    ) -> Result<bool, RenderError> {
+        match t {
+            Template::Object(fields)
+                if fields
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                let mut start = xml::start(name, e.depth)?;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    if let Some(attr) = key.strip_prefix('@')
+                        && let Some(v) = self.eval_depth(value, s, use_depth)?
+                    {
+                        xml::push_attribute(&mut start, attr, &v)?;
+                    }
+                }
+                xml::write_start(e.w, start)?;
+                e.depth += 1;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    if key.starts_with('@') {
+                        continue;
+                    }
+                    if key == "#text" {
+                        if let Some(v) = self.eval_depth(value, s, use_depth)? {
+                            xml::write_text(e.w, &v)?;
+                        }
+                        continue;
+                    }
+                    self.write_element(e, key, value, s, use_depth)?;
+                }
+                e.depth -= 1;
+                xml::write_end(e.w, name)?;
+                Ok(true)
+            }
+            Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
+                self.write_list(e, name, t, s, use_depth)
+            }
+            Template::If(cond, then, otherwise) => {
+                if self.test_depth(cond, s, use_depth)? {
+                    self.write_element(e, name, then, s, use_depth)
+                } else if let Some(other) = otherwise {
+                    self.write_element(e, name, other, s, use_depth)
+                } else {
+                    Ok(false)
+                }
+            }
+            Template::Use(idx, with) => Ok(self
+                .in_named(*idx, with.as_deref(), s, use_depth, &mut |named, inner, d| {
+                    self.write_element(e, name, named, inner, d)
+                })?
+                .unwrap_or(false)),
+            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
+                self.write_element(e, name, &parts[0], s, use_depth)
+            }
+            other => match self.eval_depth(other, s, use_depth)? {
+                Some(v) => {
+                    xml::write_element(e.w, name, &v, e.opts, e.depth)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+
+    /// A list element: its items as `item` elements. A literal array writes an absent item as
+    /// an empty element (positions matter); `compact` and `each` leave it out, and are absent
+    /// when empty with `omit_empty` (or, for `each`, when its source is absent).
+    fn write_list(
+        &self,
+        e: &mut Element<'_>,
+        name: &str,
+        t: &Template,
+        s: &Scope<'_>,
+        use_depth: usize,
+    ) -> Result<bool, RenderError> {
+        let mark = e.w.get_ref().len();
+        let mut start = xml::start(name, e.depth)?;
+        xml::push_list_attribute(&mut start, e.opts);
+        xml::write_start(e.w, start)?;
+        e.depth += 1;
+        let item = e.opts.item.as_str();
+        let mut any = false;
+        let keep = match t {
+            Template::Array(items) => {
+                for i in items {
+                    if !self.write_element(e, item, i, s, use_depth)? {
+                        xml::write_empty(e.w, xml::start(item, e.depth)?)?;
+                    }
+                }
+                true
+            }
+            Template::Compact(items, omit_empty) => {
+                for i in items {
+                    any |= self.write_element(e, item, i, s, use_depth)?;
+                }
+                any || !omit_empty
+            }
+            Template::Each(op) => {
+                let found = self.each_element::<RenderError>(op, s, use_depth, &mut |inner| {
+                    any |= self.write_element(e, item, &op.to, inner, use_depth)?;
+                    Ok(())
+                })?;
+                found && (any || !op.omit_empty)
+            }
+            _ => true,
+        };
+        e.depth -= 1;
+        if !keep {
+            e.w.get_mut().truncate(mark);
+            return Ok(false);
+        }
+        xml::write_end(e.w, name)?;
+        Ok(true)
+    }
+}
+
+/// The writer and where it is in the document.
+struct Element<'w> {
+    w: &'w mut Writer<Vec<u8>>,
+    opts: &'w XmlOptions,
+    /// Nesting of the element being written (the codec's depth limit applies).
+    depth: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::engine::compile::compile_file;
+    use crate::engine::eval::{Evaluator, Roots, Scope};
+    use crate::canonical::operation::Operation;
+    use crate::engine::plan::XmlOptions;
+
+    /// The create body of a one-operation XML mapping, written directly and by evaluating
+    /// then encoding.
+    fn both(body: &str, input: &Value) -> (String, String) {
+        let text = format!(
+            "vendor: t\ntemplates:\n  line: {{ \"@sku\": $.sku, name: $.name, gone: $.nothing }}\noperations:\n  create_order:\n    steps:\n      - name: made\n        request:\n          method: POST\n          path: /x\n          encoding: xml\n          xml: {{ root: order, item: line, list_attribute: \"type=list\", declaration: false }}\n          body: {body}\n    result: $made.body\n"
+        );
+        let m = compile_file("t.yaml", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
+        let t = plan.body.as_ref().expect("a body");
+        let null = Value::Null;
+        let roots = Roots {
+            input,
+            path: &null,
+            query: &null,
+            page: &null,
+            settings: &null,
+            secrets: &null,
+            auth: &null,
+            connection: &null,
+            now: &null,
+            today: &null,
+            response: &null,
+            steps: &[],
+        };
+        let ev = Evaluator::new(&m.templates);
+        let scope = Scope::new(&roots, input);
+        let opts: &XmlOptions = &plan.xml;
+        let written = ev.write_xml(t, &scope, opts).expect("writes");
+        let value = ev.eval_owned(t, &scope).expect("evaluates");
+        let encoded = crate::codec::xml::encode(&value.unwrap_or(Value::Null), opts)
+            .expect("encodes");
+        (
+            String::from_utf8(written).expect("utf8"),
+            String::from_utf8(encoded).expect("utf8"),
+        )
+    }
+
+    #[test]
+    fn writing_xml_gives_the_bytes_evaluating_then_encoding_gives() {
+        let input = json!({
+            "ref": "A&B <1>", "n": 3, "flag": true, "none": null,
+            "lines": [{"sku": "S1", "name": "x"}, {"sku": "S2", "kind": "service"}, {"sku": "S3"}],
+            "meta": {"k": "v", "list": [1, 2]}
+        });
+        for body in [
+            "{ ref: $.ref, n: $.n, flag: $.flag, none: $.none, gone: $.nothing }",
+            "{ \"@id\": $.n, \"@gone\": $.nothing, \"#text\": $.ref }",
+            "{ lines: { each: $.lines, to: { use: line } } }",
+            "{ lines: { each: $.lines, filter: { eq: [$.kind, service] }, to: $.sku } }",
+            "{ lines: { each: $.lines, filter: { eq: [$.kind, nope] }, to: $.sku, omit_empty: true }, after: x }",
+            "{ lines: { each: $.missing, to: $.sku }, after: x }",
+            "{ pair: [$.n, $.nothing, $.ref] }",
+            "{ some: { compact: [$.nothing, $.n] }, none: { compact: [$.nothing], omit_empty: true } }",
+            "{ kept: { compact: [$.nothing] } }",
+            "{ first: { use: line, with: '$.lines[0]' }, absent: { use: line, with: $.nothing } }",
+            "{ maybe: { if: { eq: [$.n, 3] }, then: { a: 1 }, else: { b: 2 } }, not: { if: { eq: [$.n, 4] }, then: x } }",
+            "{ meta: $.meta, merged: { merge: [{ a: $.n }, $.nothing] }, both: { merge: [{ a: 1 }, $.meta] } }",
+            "{ total: { mul: [$.n, 0.5] }, text: { json: $.meta } }",
+            "$.meta",
+            "$.nothing",
+            "{ lines: { each: $.lines, to: { \"@sku\": $.sku, \"#text\": $.name } } }",
+        ] {
+            let (written, encoded) = both(body, &input);
+            assert_eq!(written, encoded, "{body}");
+        }
+        let (lines, _) = both("{ lines: { each: $.lines, to: { use: line } } }", &input);
+        assert_eq!(
+            lines,
+            "<order><lines type=\"list\"><line sku=\"S1\"><name>x</name></line>\
+             <line sku=\"S2\"></line><line sku=\"S3\"></line></lines></order>"
+        );
+        let (escaped, _) = both("{ \"@id\": $.n, \"#text\": $.ref }", &input);
+        assert_eq!(escaped, "<order id=\"3\">A&amp;B &lt;1&gt;</order>");
+    }
+
+    #[test]
+    fn a_bad_element_name_is_refused_in_either_path() {
+        let input = json!({"meta": {"bad name": 1}});
+        let text = "vendor: t\noperations:\n  create_order:\n    steps:\n      - name: made\n        request: { method: POST, path: /x, encoding: xml, body: { m: $.meta } }\n    result: $made.body\n";
+        let m = compile_file("t.yaml", text).expect("compiles");
+        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
+        let null = Value::Null;
+        let roots = Roots {
+            input: &input,
+            path: &null,
+            query: &null,
+            page: &null,
+            settings: &null,
+            secrets: &null,
+            auth: &null,
+            connection: &null,
+            now: &null,
+            today: &null,
+            response: &null,
+            steps: &[],
+        };
+        let ev = Evaluator::new(&m.templates);
+        let err = ev
+            .write_xml(
+                plan.body.as_ref().expect("body"),
+                &Scope::new(&roots, &input),
+                &plan.xml,
+            )
+            .expect_err("refused");
+        assert!(err.to_string().contains("`bad name` is not a valid element name"), "{err}");
+    }
+}
