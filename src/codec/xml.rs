@@ -51,9 +51,8 @@ pub fn start(name: &str, depth: usize) -> Result<BytesStart<'_>, CodecError> {
 /// Adds attribute `attr` (a key written `@attr`) with a scalar value.
 pub fn push_attribute(start: &mut BytesStart<'_>, attr: &str, v: &Value) -> Result<(), CodecError> {
     check_name(attr)?;
-    let text = scalar_text(v).ok_or_else(|| {
-        CodecError::encode("XML", format!("attribute `{attr}` must be a scalar"))
-    })?;
+    let text = scalar_text(v)
+        .ok_or_else(|| CodecError::encode("XML", format!("attribute `{attr}` must be a scalar")))?;
     start.push_attribute((attr, text.as_str()));
     Ok(())
 }

@@ -640,7 +640,9 @@ impl<'m> Evaluator<'m> {
                 out.push(b'[');
                 let mut any = false;
                 for item in items {
-                    member(out, &mut any, |out| self.write_json_depth(item, s, out, depth))?;
+                    member(out, &mut any, |out| {
+                        self.write_json_depth(item, s, out, depth)
+                    })?;
                 }
                 if !any && *omit_empty {
                     out.truncate(start);

@@ -91,9 +91,13 @@ impl Evaluator<'_> {
                 }
             }
             Template::Use(idx, with) => Ok(self
-                .in_named(*idx, with.as_deref(), s, use_depth, &mut |named, inner, d| {
-                    self.write_element(e, name, named, inner, d)
-                })?
+                .in_named(
+                    *idx,
+                    with.as_deref(),
+                    s,
+                    use_depth,
+                    &mut |named, inner, d| self.write_element(e, name, named, inner, d),
+                )?
                 .unwrap_or(false)),
             Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
                 self.write_element(e, name, &parts[0], s, use_depth)
@@ -172,9 +176,9 @@ struct Element<'w> {
 mod tests {
     use serde_json::{Value, json};
 
+    use crate::canonical::operation::Operation;
     use crate::engine::compile::compile_file;
     use crate::engine::eval::{Evaluator, Roots, Scope};
-    use crate::canonical::operation::Operation;
     use crate::engine::plan::XmlOptions;
 
     /// The create body of a one-operation XML mapping, written directly and by evaluating
@@ -206,8 +210,8 @@ mod tests {
         let opts: &XmlOptions = &plan.xml;
         let written = ev.write_xml(t, &scope, opts).expect("writes");
         let value = ev.eval_owned(t, &scope).expect("evaluates");
-        let encoded = crate::codec::xml::encode(&value.unwrap_or(Value::Null), opts)
-            .expect("encodes");
+        let encoded =
+            crate::codec::xml::encode(&value.unwrap_or(Value::Null), opts).expect("encodes");
         (
             String::from_utf8(written).expect("utf8"),
             String::from_utf8(encoded).expect("utf8"),
@@ -281,6 +285,10 @@ mod tests {
                 &plan.xml,
             )
             .expect_err("refused");
-        assert!(err.to_string().contains("`bad name` is not a valid element name"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`bad name` is not a valid element name"),
+            "{err}"
+        );
     }
 }
