@@ -196,9 +196,16 @@ impl<'m> Evaluator<'m> {
             Template::Sum(inner, scale) => Ok(self
                 .sum_decimal(inner, s, depth)?
                 .map(|r| Cow::Owned(decimal_value(r, *scale)))),
-            Template::Json(inner) => Ok(self
-                .eval_depth(inner, s, depth)?
-                .map(|v| Cow::Owned(Value::String(v.to_string())))),
+            // The JSON text is written from the template, as a JSON body is.
+            Template::Json(inner) => {
+                let mut text = Vec::with_capacity(256);
+                if !self.write_json_depth(inner, s, &mut text, depth)? {
+                    return Ok(None);
+                }
+                let text = String::from_utf8(text)
+                    .map_err(|_| EvalError::new(None, "json: the text is not UTF-8"))?;
+                Ok(Some(Cow::Owned(Value::String(text))))
+            }
             Template::ParseJson(inner) => {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
                     return Ok(None);
@@ -1136,6 +1143,36 @@ mod tests {
             let (written, evaluated) = written_and_evaluated(result, focus.clone());
             assert_eq!(written, evaluated, "{result}");
         }
+    }
+
+    #[test]
+    fn a_json_text_is_the_evaluated_value_encoded() {
+        let focus =
+            json!({"id": "A\"1", "qty": 2.50, "lines": [{"sku": "S1", "n": null}, {"sku": "S2"}]});
+        for inner in [
+            "{ id: $.id, qty: $.qty, gone: $.nope }",
+            "{ each: $.lines, to: { sku: $.sku, n: $.n, i: $index } }",
+            "[$.id, $.nope, 1.50]",
+            "{ merge: [{ a: 1 }, \"$.lines[0]\"] }",
+        ] {
+            let (text, evaluated) = with_result(
+                "",
+                &format!("{{ text: {{ json: {inner} }}, value: {inner} }}"),
+                &focus,
+                &Value::Null,
+                |ev, t, scope| {
+                    let out = ev
+                        .eval_owned(t, scope)
+                        .expect("evaluates")
+                        .expect("present");
+                    (out["text"].clone(), out["value"].to_string())
+                },
+            )
+            .unwrap_or_else(|e| panic!("{inner}: {e}"));
+            assert_eq!(text, Value::String(evaluated), "{inner}");
+        }
+        let absent = run("{ text: { json: $.nope } }", focus).expect("ok");
+        assert_eq!(absent, Some(json!({})));
     }
 
     #[test]
