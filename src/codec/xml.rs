@@ -149,7 +149,9 @@ pub fn write_element(
 /// One element being read.
 struct Frame {
     name: String,
-    path: String,
+    /// Length of the decoder's path before this element's name was added.
+    path_len: usize,
+    /// Marked with the list attribute or named in `always_list`.
     is_list: bool,
     children: Vec<(String, Value)>,
     attributes: Vec<(String, Value)>,
@@ -157,14 +159,15 @@ struct Frame {
 }
 
 impl Frame {
-    fn finish(self, opts: &XmlOptions) -> Value {
-        if self.is_list || opts.always_list.iter().any(|p| p == &self.path) {
-            return Value::Array(self.children.into_iter().map(|(_, v)| v).collect());
+    fn finish(self) -> (String, Value) {
+        if self.is_list {
+            let items = self.children.into_iter().map(|(_, v)| v).collect();
+            return (self.name, Value::Array(items));
         }
         if self.children.is_empty() && self.attributes.is_empty() {
-            return Value::String(self.text.trim().to_string());
+            return (self.name, Value::String(trimmed(self.text)));
         }
-        let mut map = Map::new();
+        let mut map = Map::with_capacity(self.attributes.len() + self.children.len() + 1);
         for (k, v) in self.attributes {
             map.insert(k, v);
         }
@@ -181,9 +184,18 @@ impl Frame {
             }
         }
         if !self.text.trim().is_empty() {
-            map.insert("#text".into(), Value::String(self.text.trim().to_string()));
+            map.insert("#text".into(), Value::String(trimmed(self.text)));
         }
-        Value::Object(map)
+        (self.name, Value::Object(map))
+    }
+}
+
+/// `text` without surrounding white space, reusing its buffer when there is none.
+fn trimmed(text: String) -> String {
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_string()
     }
 }
 
@@ -194,6 +206,8 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
     }
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
+    // The names from the root to the open element, `/`-separated (for `always_list`).
+    let mut path = String::new();
     let mut root: Option<Value> = None;
     loop {
         let event = reader
@@ -212,17 +226,17 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                         format!("nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                stack.push(open_frame(&e, &stack, opts)?);
+                stack.push(open_frame(&e, &mut path, opts)?);
             }
             Event::Empty(e) => {
-                let frame = open_frame(&e, &stack, opts)?;
-                close(frame, &mut stack, &mut root, opts);
+                let frame = open_frame(&e, &mut path, opts)?;
+                close(frame, &mut stack, &mut path, &mut root);
             }
             Event::End(_) => {
                 let frame = stack
                     .pop()
                     .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?;
-                close(frame, &mut stack, &mut root, opts);
+                close(frame, &mut stack, &mut path, &mut root);
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
@@ -269,13 +283,20 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
     root.ok_or_else(|| CodecError::decode("XML", "no root element"))
 }
 
-fn open_frame(e: &BytesStart<'_>, stack: &[Frame], opts: &XmlOptions) -> Result<Frame, CodecError> {
+fn open_frame(
+    e: &BytesStart<'_>,
+    path: &mut String,
+    opts: &XmlOptions,
+) -> Result<Frame, CodecError> {
     let name = e.local_name().as_ref().to_string();
-    let path = match stack.last() {
-        Some(parent) => format!("{}/{name}", parent.path),
-        None => name.clone(),
-    };
-    let mut is_list = false;
+    let path_len = path.len();
+    if !opts.always_list.is_empty() {
+        if path_len > 0 {
+            path.push('/');
+        }
+        path.push_str(&name);
+    }
+    let mut is_list = opts.always_list.iter().any(|p| p == path);
     let mut attributes = Vec::new();
     for attr in e.attributes() {
         let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
@@ -295,7 +316,7 @@ fn open_frame(e: &BytesStart<'_>, stack: &[Frame], opts: &XmlOptions) -> Result<
     }
     Ok(Frame {
         name,
-        path,
+        path_len,
         is_list,
         children: Vec::new(),
         attributes,
@@ -303,9 +324,9 @@ fn open_frame(e: &BytesStart<'_>, stack: &[Frame], opts: &XmlOptions) -> Result<
     })
 }
 
-fn close(frame: Frame, stack: &mut [Frame], root: &mut Option<Value>, opts: &XmlOptions) {
-    let name = frame.name.clone();
-    let value = frame.finish(opts);
+fn close(frame: Frame, stack: &mut [Frame], path: &mut String, root: &mut Option<Value>) {
+    path.truncate(frame.path_len);
+    let (name, value) = frame.finish();
     match stack.last_mut() {
         Some(parent) => parent.children.push((name, value)),
         None => *root = Some(value),
