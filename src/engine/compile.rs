@@ -1647,4 +1647,28 @@ mod tests {
         let e = errors_of(&MINIMAL.replace("/o/${path.id}", "/api/resource/Sales Order"));
         assert!(e.contains("percent-encode"), "{e}");
     }
+
+    /// The reference's table of load-time checks names the functions that write each
+    /// message: each must still exist here.
+    #[test]
+    fn the_reference_names_functions_that_exist() {
+        let doc = include_str!("../../docs/mapping-language.md");
+        let source = include_str!("compile.rs");
+        let mut named = 0;
+        for row in doc.lines().filter(|l| l.starts_with('|')) {
+            let Some((_, cited)) = row.rsplit_once("| compile.rs: ") else {
+                continue;
+            };
+            for name in cited.trim_end_matches(" |").split(", ") {
+                let name = name.trim_matches('`');
+                named += 1;
+                assert!(
+                    source.contains(&format!("fn {name}("))
+                        || source.contains(&format!("fn {name}<")),
+                    "docs/mapping-language.md names compile.rs `{name}`, which is not a function there"
+                );
+            }
+        }
+        assert!(named > 30, "the table of load-time checks was not found");
+    }
 }
