@@ -346,7 +346,7 @@ fn roots<'a>(
 fn render_create(case: &Case, input: &Value, auth: &Value, clock: &Clock) -> VendorRequest {
     let m = &case.mapping;
     let plan = create_plan(m);
-    let ev = Evaluator::new(&m.templates);
+    let ev = Evaluator::new(&m.templates).memoizing(&m.kept_per_focus);
     let null = Value::Null;
     let steps = vec![Value::Null; plan.slots];
     let roots = roots(case, input, &null, auth, clock, &steps);
@@ -380,7 +380,7 @@ fn normalize_create(
 ) -> Vec<u8> {
     let m = &case.mapping;
     let plan = create_plan(m);
-    let ev = Evaluator::new(&m.templates);
+    let ev = Evaluator::new(&m.templates).memoizing(&m.kept_per_focus);
     let step = plan
         .steps
         .iter()

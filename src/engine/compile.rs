@@ -224,6 +224,7 @@ pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
         errors: mapping_errors,
         operations,
         unsupported,
+        kept_per_focus: super::memo::kept_per_focus(&templates),
         templates,
         fixtures,
     };

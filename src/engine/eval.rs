@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value};
 
 use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
+use super::memo::Memo;
 use super::plan::{ArithOp, EachOp, FromOp, InterpPart, ObjectKey, Predicate, Template, Unmapped};
 use super::selector::{PathKind, Root, Selector};
 
@@ -38,6 +39,9 @@ pub struct Scope<'a> {
     pub focus_pointer: Option<&'a str>,
     pub parent: Option<&'a Scope<'a>>,
     pub index: Option<usize>,
+    /// The focus lives as long as the roots (not a value made during the evaluation): named
+    /// templates may keep their value under its address (`engine::memo`).
+    pub stable: bool,
 }
 
 impl<'a> Scope<'a> {
@@ -48,6 +52,7 @@ impl<'a> Scope<'a> {
             focus_pointer: Some(""),
             parent: None,
             index: None,
+            stable: true,
         }
     }
 }
@@ -87,15 +92,52 @@ pub(crate) const MAX_USE_DEPTH: usize = 32;
 /// Evaluates templates; `templates` are the mapping's named ones (`use:`).
 pub struct Evaluator<'m> {
     pub templates: &'m [Template],
+    /// Named templates whose value is kept per focus (none unless [`Evaluator::memoizing`]).
+    kept_per_focus: &'m [bool],
+    memo: Memo,
 }
 
 impl<'m> Evaluator<'m> {
     pub fn new(templates: &'m [Template]) -> Self {
-        Evaluator { templates }
+        Evaluator {
+            templates,
+            kept_per_focus: &[],
+            memo: Memo::default(),
+        }
+    }
+
+    /// Keeps, within one evaluation, the value of each named template `kept_per_focus` marks
+    /// (the mapping's [`super::plan::Mapping::kept_per_focus`]).
+    pub fn memoizing(mut self, kept_per_focus: &'m [bool]) -> Self {
+        self.kept_per_focus = kept_per_focus;
+        self
     }
 
     pub fn eval<'a>(&self, t: &Template, s: &Scope<'a>) -> Out<'a> {
+        self.memo.clear();
         self.eval_depth(t, s, 0)
+    }
+
+    /// Named template `idx` on the current focus, from the memo when it may be kept there.
+    fn use_named<'a>(&self, idx: usize, s: &Scope<'a>, depth: usize) -> Out<'a> {
+        let named = self.named(idx, depth)?;
+        if !(s.stable && self.kept_per_focus.get(idx).copied().unwrap_or(false)) {
+            return self.eval_depth(named, s, depth + 1);
+        }
+        if let Some(kept) = self.memo.get(idx, s.focus) {
+            return Ok(kept.map(Cow::Owned));
+        }
+        let value = self.eval_depth(named, s, depth + 1)?;
+        // Only what is cheap to copy is kept: the reused helpers compute amounts, ids and
+        // codes; a template yielding an object or a list (a line) is most often used once.
+        match value.as_deref() {
+            None => self.memo.put(idx, s.focus, None),
+            Some(v) if !(v.is_object() || v.is_array()) => {
+                self.memo.put(idx, s.focus, Some(v.clone()));
+            }
+            Some(_) => {}
+        }
+        Ok(value)
     }
 
     /// Evaluates to an owned value (absent stays `None`).
@@ -232,6 +274,7 @@ impl<'m> Evaluator<'m> {
                         focus_pointer: None,
                         parent: Some(s),
                         index: s.index,
+                        stable: false,
                     };
                     current = self.eval_depth(stage, &inner, depth)?.map(Cow::into_owned);
                 }
@@ -258,7 +301,7 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Some(Cow::Owned(Value::Object(map))))
             }
-            Template::Use(idx, None) => self.eval_depth(self.named(*idx, depth)?, s, depth + 1),
+            Template::Use(idx, None) => self.use_named(*idx, s, depth),
             Template::Use(idx, Some(with)) => Ok(self
                 .in_named(*idx, Some(with), s, depth, &mut |named, inner, d| {
                     // `$` is a value made here: what the template yields is owned.
@@ -447,7 +490,11 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Operand::Absent)
             }
-            Template::Use(idx, None) => self.operand(self.named(*idx, depth)?, s, depth + 1),
+            Template::Use(idx, None)
+                if !(s.stable && self.kept_per_focus.get(*idx).copied().unwrap_or(false)) =>
+            {
+                self.operand(self.named(*idx, depth)?, s, depth + 1)
+            }
             other => Ok(match self.eval_depth(other, s, depth)? {
                 None => Operand::Absent,
                 Some(v) => match to_decimal(&v) {
@@ -542,6 +589,8 @@ impl<'m> Evaluator<'m> {
         f: &mut dyn FnMut(&Scope<'_>) -> Result<(), E>,
     ) -> Result<bool, E> {
         let owned;
+        // Elements of a value made here are not stable (see `Scope::stable`).
+        let mut stable = false;
         let (elements, pointers): (Vec<&Value>, Vec<Option<String>>) = match &op.source {
             Template::Select(sel) => {
                 let base = root_value(sel.root, s);
@@ -550,7 +599,10 @@ impl<'m> Evaluator<'m> {
                     return Ok(false);
                 }
                 match base {
-                    Cow::Borrowed(b) => element_refs(sel, b, root_pointer(sel.root, s)),
+                    Cow::Borrowed(b) => {
+                        stable = root_is_stable(sel.root, s);
+                        element_refs(sel, b, root_pointer(sel.root, s))
+                    }
                     Cow::Owned(o) => {
                         owned = o;
                         element_refs(sel, &owned, None)
@@ -576,6 +628,7 @@ impl<'m> Evaluator<'m> {
                 focus_pointer: pointer.as_deref(),
                 parent: Some(s),
                 index: Some(i),
+                stable,
             };
             if let Some(filter) = &op.filter
                 && !self.test_depth(filter, &inner, depth)?
@@ -597,6 +650,7 @@ impl<'m> Evaluator<'m> {
         s: &Scope<'_>,
         out: &mut Vec<u8>,
     ) -> Result<bool, EvalError> {
+        self.memo.clear();
         self.write_json_depth(t, s, out, 0)
     }
 
@@ -726,6 +780,7 @@ impl<'m> Evaluator<'m> {
             focus_pointer: None,
             parent: Some(s),
             index: s.index,
+            stable: false,
         };
         f(named, &inner, depth + 1).map(Some)
     }
@@ -753,6 +808,7 @@ impl<'m> Evaluator<'m> {
     }
 
     pub fn test(&self, p: &Predicate, s: &Scope<'_>) -> Result<bool, EvalError> {
+        self.memo.clear();
         self.test_depth(p, s, 0)
     }
 
@@ -890,6 +946,16 @@ fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
         None
     } else {
         Some(Cow::Borrowed(v))
+    }
+}
+
+/// Whether a value read from `root` lives as long as the roots (see `Scope::stable`).
+fn root_is_stable(root: Root, s: &Scope<'_>) -> bool {
+    match root {
+        Root::Focus => s.stable,
+        Root::Parent => s.parent.is_some_and(|p| p.stable),
+        Root::Index => false,
+        _ => true,
     }
 }
 
@@ -1297,6 +1363,38 @@ mod tests {
             eval("{ add: [{ coalesce: [$.nothing, x] }, 1] }"),
             "error: expected a number, found a string"
         );
+    }
+
+    #[test]
+    fn named_templates_kept_per_focus_give_what_evaluating_them_again_gives() {
+        let input = json!({
+            "x": 2, "y": 3, "id": "O1",
+            "lines": [{"q": 2, "p": "1.5"}, {"q": 1, "p": 4}, {"q": 2, "p": "1.5"}]
+        });
+        let head = "templates:\n  net: { mul: [$.q, $.p] }\n  twice: { mul: [$, 2] }\n  pos: { add: [$index, 1] }\n  total: { sum: { each: $.lines, to: { use: net } } }\n";
+        let result = "{ lines: { each: $.lines, to: { net: { use: net }, again: { add: [{ use: net }, 0] }, pos: { use: pos } } }, total: { use: total }, gross: { add: [{ use: total }, { use: total }] }, a: { use: twice, with: $.x }, b: { use: twice, with: $.y }, made: { each: { compact: [$.x, $.y] }, to: { use: twice } }, piped: { pipe: [$.y, { use: twice }] } }";
+        let (kept, again, entries) =
+            with_result(head, result, &input, &Value::Null, |ev, t, scope| {
+                let flags = crate::engine::memo::kept_per_focus(ev.templates);
+                assert_eq!(flags, vec![true, true, false, true], "pos reads $index");
+                let kept_ev = Evaluator::new(ev.templates).memoizing(&flags);
+                let kept = kept_ev.eval_owned(t, scope).expect("evaluates");
+                let entries = kept_ev.memo.len();
+                (kept, ev.eval_owned(t, scope).expect("evaluates"), entries)
+            })
+            .expect("compiles");
+        assert_eq!(kept, again);
+        let kept = kept.expect("present");
+        assert_eq!(kept["gross"].to_string(), "20");
+        assert_eq!(
+            (kept["a"].to_string(), kept["b"].to_string()),
+            ("4".into(), "6".into())
+        );
+        assert_eq!(kept["made"], json!([4, 6]));
+        assert_eq!(kept["lines"][1]["pos"], json!(2));
+        // net for each of the 3 lines and total for the order: values made here (`with:`,
+        // the compacted list, the pipe) are never kept.
+        assert_eq!(entries, 4);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Mapping {
     pub unsupported: HashMap<Operation, String>,
     /// Named reusable templates (`use: name`).
     pub templates: Vec<Template>,
+    /// Per named template: its value is kept per focus within an evaluation (`engine::memo`).
+    pub kept_per_focus: Vec<bool>,
     /// Golden fixture folder, relative to the mapping file.
     pub fixtures: Option<String>,
 }

@@ -26,7 +26,7 @@ pub async fn token<T: Transport>(
     let Some(login) = target.mapping.auth.as_ref().and_then(|a| a.login.as_ref()) else {
         return Ok(Value::Null);
     };
-    let ev = Evaluator::new(&target.mapping.templates);
+    let ev = Evaluator::new(&target.mapping.templates).memoizing(&target.mapping.kept_per_focus);
     target
         .tokens
         .get(refused, || async {

@@ -139,7 +139,7 @@ async fn run_inner<T: Transport>(
             format!("the {} mapping has no {op} operation{why}", mapping.vendor),
         ));
     };
-    let ev = Evaluator::new(&mapping.templates);
+    let ev = Evaluator::new(&mapping.templates).memoizing(&mapping.kept_per_focus);
     let page = if op == Operation::ListOrders {
         paging::page(&plan.paging, &input.query)?
     } else {
