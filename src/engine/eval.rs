@@ -1379,7 +1379,7 @@ mod tests {
                 assert_eq!(flags, vec![true, true, false, true], "pos reads $index");
                 let kept_ev = Evaluator::new(ev.templates).memoizing(&flags);
                 let kept = kept_ev.eval_owned(t, scope).expect("evaluates");
-                let entries = kept_ev.memo.len();
+                let entries = kept_ev.memo.kept();
                 (kept, ev.eval_owned(t, scope).expect("evaluates"), entries)
             })
             .expect("compiles");

@@ -172,8 +172,9 @@ impl Memo {
         self.values().insert((template, address(focus)), value);
     }
 
+    /// How many values are kept (the tests check what is kept).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn kept(&self) -> usize {
         self.values().len()
     }
 }
