@@ -7,34 +7,79 @@ use super::CodecError;
 use crate::engine::convert::scalar_text;
 
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
-    let pairs = pairs(value, "form")?;
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in &pairs {
-        ser.append_pair(k, v);
+    let Value::Object(map) = value else {
+        return Err(not_an_object("form"));
+    };
+    let mut fields = Fields::new();
+    for (k, v) in map {
+        fields.field(k, v)?;
     }
-    Ok(ser.finish().into_bytes())
+    Ok(fields.finish())
+}
+
+/// A form body written field by field, in order.
+pub struct Fields {
+    ser: form_urlencoded::Serializer<'static, String>,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fields {
+    pub fn new() -> Self {
+        Fields {
+            ser: form_urlencoded::Serializer::new(String::with_capacity(512)),
+        }
+    }
+
+    /// Field `key`: a scalar, or a list of scalars (the key repeated).
+    pub fn field(&mut self, key: &str, v: &Value) -> Result<(), CodecError> {
+        texts(key, v, "form", |text| {
+            self.ser.append_pair(key, &text);
+        })
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.ser.finish().into_bytes()
+    }
+}
+
+/// The body template yielded something other than an object of fields.
+pub fn not_an_object(format: &'static str) -> CodecError {
+    CodecError::encode(format, "the body template must yield an object of fields")
 }
 
 /// The (name, text) pairs of a flat object, in order.
 pub fn pairs(value: &Value, format: &'static str) -> Result<Vec<(String, String)>, CodecError> {
     let Value::Object(map) = value else {
-        return Err(CodecError::encode(
-            format,
-            "the body template must yield an object of fields",
-        ));
+        return Err(not_an_object(format));
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
-        match v {
-            Value::Array(items) => {
-                for item in items {
-                    out.push((k.clone(), scalar(k, item, format)?));
-                }
-            }
-            other => out.push((k.clone(), scalar(k, other, format)?)),
-        }
+        texts(k, v, format, |text| out.push((k.clone(), text)))?;
     }
     Ok(out)
+}
+
+/// The texts of field `key`: one for a scalar, one per element of a list of scalars.
+fn texts(
+    key: &str,
+    v: &Value,
+    format: &'static str,
+    mut each: impl FnMut(String),
+) -> Result<(), CodecError> {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                each(scalar(key, item, format)?);
+            }
+        }
+        other => each(scalar(key, other, format)?),
+    }
+    Ok(())
 }
 
 fn scalar(key: &str, v: &Value, format: &'static str) -> Result<String, CodecError> {

@@ -1,7 +1,9 @@
 //! The mapping language: `compile` (file -> plan, with file:line errors), `plan` (the compiled
 //! form), `eval` (templates against a scope), `render` (a request plan -> a vendor request),
-//! `memo` (named templates computed once per focus), `selector` (JSONPath roots), `convert` (types, dates, exact decimals) and `write_xml` (XML
-//! bodies written from the template, as `eval` writes JSON ones). No I/O here.
+//! `write_xml` and `write_form` (XML and form bodies written from the template, as `eval`
+//! writes JSON ones), `memo` (named templates computed once per focus), `selector` (JSONPath
+//! roots), `convert` (types, dates, exact decimals) and `reads` (which answer keys a mapping
+//! reads). No I/O here.
 
 pub mod compile;
 pub mod convert;
@@ -11,4 +13,5 @@ pub mod plan;
 pub mod reads;
 pub mod render;
 pub mod selector;
+pub mod write_form;
 pub mod write_xml;

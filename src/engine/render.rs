@@ -111,6 +111,10 @@ pub fn render(
             }
             (Bytes::from(bytes), Some("application/json".to_string()))
         }
+        (Some(t), Encoding::Form) => (
+            Bytes::from(ev.write_form(t, scope)?),
+            Some("application/x-www-form-urlencoded".to_string()),
+        ),
         (Some(t), Encoding::Xml) => (
             Bytes::from(ev.write_xml(t, scope, &plan.xml)?),
             Some("application/xml; charset=utf-8".to_string()),

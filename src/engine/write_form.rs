@@ -1,0 +1,156 @@
+//! Form request bodies (`application/x-www-form-urlencoded`) written field by field from the
+//! template, as `codec::form::encode` would write the object [`Evaluator::eval`] yields,
+//! without building it: an object's fields are evaluated and written in order; `if`, named
+//! templates and a `merge` whose extra parts are absent are walked; anything else is evaluated
+//! and encoded by the codec.
+
+use serde_json::Value;
+
+use super::eval::{Evaluator, Scope};
+use super::plan::{ObjectKey, Template};
+use super::render::RenderError;
+use crate::codec::form::{self, Fields};
+
+impl Evaluator<'_> {
+    /// The form body of `t`, which must yield an object of fields.
+    pub fn write_form(&self, t: &Template, s: &Scope<'_>) -> Result<Vec<u8>, RenderError> {
+        let mut fields = Fields::new();
+        if !self.write_fields(&mut fields, t, s, 0)? {
+            // Absent: encoded as the evaluated body would be (null), which the codec refuses.
+            return Ok(form::encode(&Value::Null)?);
+        }
+        Ok(fields.finish())
+    }
+
+    /// Writes the fields of `t`; false (nothing written) when `t` is absent.
+    fn write_fields(
+        &self,
+        fields: &mut Fields,
+        t: &Template,
+        s: &Scope<'_>,
+        depth: usize,
+    ) -> Result<bool, RenderError> {
+        match t {
+            Template::Object(entries)
+                if entries
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                for (key, value) in entries {
+                    if let ObjectKey::Literal(key) = key
+                        && let Some(v) = self.eval_depth(value, s, depth)?
+                    {
+                        fields.field(key, &v)?;
+                    }
+                }
+                Ok(true)
+            }
+            Template::If(cond, then, otherwise) => {
+                if self.test_depth(cond, s, depth)? {
+                    self.write_fields(fields, then, s, depth)
+                } else if let Some(other) = otherwise {
+                    self.write_fields(fields, other, s, depth)
+                } else {
+                    Ok(false)
+                }
+            }
+            Template::Use(idx, with) => Ok(self
+                .in_named(*idx, with.as_deref(), s, depth, &mut |named, inner, d| {
+                    self.write_fields(fields, named, inner, d)
+                })?
+                .unwrap_or(false)),
+            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
+                self.write_fields(fields, &parts[0], s, depth)
+            }
+            other => match self.eval_depth(other, s, depth)? {
+                Some(v) => {
+                    let Value::Object(map) = v.as_ref() else {
+                        return Err(form::not_an_object("form").into());
+                    };
+                    for (key, value) in map {
+                        fields.field(key, value)?;
+                    }
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::canonical::operation::Operation;
+    use crate::engine::compile::compile_file;
+    use crate::engine::eval::{Evaluator, Roots, Scope};
+
+    /// The create body of a one-operation form mapping, written directly and by evaluating
+    /// then encoding (each as its text, or its error).
+    fn both(body: &str, input: &Value) -> (String, String) {
+        let text = format!(
+            "vendor: t\ntemplates:\n  head: {{ ref: $.ref, n: $.n }}\noperations:\n  create_order:\n    steps:\n      - name: made\n        request:\n          method: POST\n          path: /x\n          encoding: form\n          body: {body}\n    result: $made.body\n"
+        );
+        let m = compile_file("t.yaml", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
+        let t = plan.body.as_ref().expect("a body");
+        let null = Value::Null;
+        let roots = Roots {
+            input,
+            path: &null,
+            query: &null,
+            page: &null,
+            settings: &null,
+            secrets: &null,
+            auth: &null,
+            connection: &null,
+            now: &null,
+            today: &null,
+            response: &null,
+            steps: &[],
+        };
+        let ev = Evaluator::new(&m.templates);
+        let scope = Scope::new(&roots, input);
+        let show = |r: Result<Vec<u8>, String>| match r {
+            Ok(bytes) => String::from_utf8(bytes).expect("utf8"),
+            Err(e) => format!("error: {e}"),
+        };
+        let written = show(ev.write_form(t, &scope).map_err(|e| e.to_string()));
+        let value = ev.eval_owned(t, &scope).expect("evaluates");
+        let encoded = show(
+            crate::codec::form::encode(&value.unwrap_or(Value::Null)).map_err(|e| e.to_string()),
+        );
+        (written, encoded)
+    }
+
+    #[test]
+    fn writing_a_form_gives_the_bytes_evaluating_then_encoding_gives() {
+        let input: Value = serde_json::from_str(
+            r#"{"ref": "A&B 1", "n": 10.50, "flag": true, "none": null, "tags": ["x", "y"],
+                "lines": [{"q": 1}, {"q": 2}], "extra": {"k": "v"}}"#,
+        )
+        .expect("JSON");
+        for body in [
+            "{ ref: $.ref, n: $.n, flag: $.flag, none: $.none, gone: $.nothing, tags: $.tags }",
+            "{ lines: { json: $.lines }, count: { count: $.lines } }",
+            "{ use: head }",
+            "{ merge: [{ use: head }, $.nothing] }",
+            "{ merge: [{ a: 1 }, $.nothing] }",
+            "{ merge: [{ a: 1 }, $.extra] }",
+            "{ if: { exists: $.ref }, then: { a: $.ref }, else: { b: 1 } }",
+            "{ if: { exists: $.nothing }, then: { a: $.ref } }",
+            "{ lines: $.lines }",
+            "$.extra",
+            "$.ref",
+            "$.nothing",
+        ] {
+            let (written, encoded) = both(body, &input);
+            assert_eq!(written, encoded, "{body}");
+        }
+        let (fields, _) = both("{ ref: $.ref, n: $.n, tags: $.tags }", &input);
+        assert_eq!(fields, "ref=A%26B+1&n=10.50&tags=x&tags=y");
+        let (nested, _) = both("{ lines: $.lines }", &input);
+        assert!(nested.contains("wrap it in `json:`"), "{nested}");
+    }
+}
