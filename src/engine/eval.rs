@@ -31,6 +31,28 @@ pub struct Roots<'a> {
     pub steps: &'a [Value],
 }
 
+#[cfg(test)]
+impl<'a> Roots<'a> {
+    /// `input` and `settings`, every other root null (the unit tests of the engine).
+    pub(crate) fn for_test(input: &'a Value, settings: &'a Value) -> Self {
+        static NULL: Value = Value::Null;
+        Roots {
+            input,
+            path: &NULL,
+            query: &NULL,
+            page: &NULL,
+            settings,
+            secrets: &NULL,
+            auth: &NULL,
+            connection: &NULL,
+            now: &NULL,
+            today: &NULL,
+            response: &NULL,
+            steps: &[],
+        }
+    }
+}
+
 /// Where a template runs: the roots, the focus (`$`) and the enclosing `each`.
 pub struct Scope<'a> {
     pub roots: &'a Roots<'a>,
@@ -661,6 +683,11 @@ impl<'m> Evaluator<'m> {
         out: &mut Vec<u8>,
         depth: usize,
     ) -> Result<bool, EvalError> {
+        if let Some(written) = self.through(t, s, depth, &mut |t, s, d| {
+            self.write_json_depth(t, s, out, d)
+        }) {
+            return written;
+        }
         match t {
             Template::Object(fields)
                 if fields
@@ -728,25 +755,6 @@ impl<'m> Evaluator<'m> {
                 out.push(b']');
                 Ok(true)
             }
-            Template::If(cond, then, otherwise) => {
-                if self.test_depth(cond, s, depth)? {
-                    self.write_json_depth(then, s, out, depth)
-                } else if let Some(e) = otherwise {
-                    self.write_json_depth(e, s, out, depth)
-                } else {
-                    Ok(false)
-                }
-            }
-            Template::Use(idx, with) => Ok(self
-                .in_named(*idx, with.as_deref(), s, depth, &mut |named, inner, d| {
-                    self.write_json_depth(named, inner, out, d)
-                })?
-                .unwrap_or(false)),
-            // `merge: [ {object}, $.extra_fields ]` where the extra parts are absent (the usual
-            // case) is the object itself.
-            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
-                self.write_json_depth(&parts[0], s, out, depth)
-            }
             other => match self.eval_depth(other, s, depth)? {
                 Some(v) => {
                     write_value(out, v.as_ref())?;
@@ -783,6 +791,36 @@ impl<'m> Evaluator<'m> {
             stable: false,
         };
         f(named, &inner, depth + 1).map(Some)
+    }
+
+    /// For the body writers: `t` seen through `if`, `use` and a `merge` whose extra parts are
+    /// absent (`merge: [ {object}, $.extra_fields ]`, the usual case, is the object itself).
+    /// Runs `write` on the template (and scope) `t` stands for; `None` when `t` is none of
+    /// these, `Some(Ok(false))` when it stands for nothing (no branch taken, `with:` absent).
+    pub(super) fn through<E: From<EvalError>>(
+        &self,
+        t: &Template,
+        s: &Scope<'_>,
+        depth: usize,
+        write: &mut dyn FnMut(&Template, &Scope<'_>, usize) -> Result<bool, E>,
+    ) -> Option<Result<bool, E>> {
+        match t {
+            Template::If(cond, then, otherwise) => Some(match self.test_depth(cond, s, depth) {
+                Err(e) => Err(e.into()),
+                Ok(true) => write(then, s, depth),
+                Ok(false) => otherwise
+                    .as_deref()
+                    .map_or(Ok(false), |o| write(o, s, depth)),
+            }),
+            Template::Use(idx, with) => Some(
+                self.in_named(*idx, with.as_deref(), s, depth, write)
+                    .map(|w| w.unwrap_or(false)),
+            ),
+            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
+                Some(write(&parts[0], s, depth))
+            }
+            _ => None,
+        }
     }
 
     /// Named template `idx`, used at `depth`; past [`MAX_USE_DEPTH`] (a cycle) an error.
@@ -1127,21 +1165,7 @@ mod tests {
         else {
             panic!("no result");
         };
-        let null = Value::Null;
-        let roots = Roots {
-            input: focus,
-            path: &null,
-            query: &null,
-            page: &null,
-            settings,
-            secrets: &null,
-            auth: &null,
-            connection: &null,
-            now: &null,
-            today: &null,
-            response: &null,
-            steps: &[],
-        };
+        let roots = Roots::for_test(focus, settings);
         Ok(f(
             &Evaluator::new(&m.templates),
             t,

@@ -118,25 +118,11 @@ impl<'t> Walk<'t> {
     }
 
     fn predicate(&self, p: &'t Predicate, depth: usize, hit: &dyn Fn(Seen<'t>) -> bool) -> bool {
-        match p {
-            Predicate::Eq(a, b)
-            | Predicate::Ne(a, b)
-            | Predicate::Gt(a, b)
-            | Predicate::Ge(a, b)
-            | Predicate::Lt(a, b)
-            | Predicate::Le(a, b) => self.any(a, depth, hit) || self.any(b, depth, hit),
-            Predicate::In(a, list) => {
-                self.any(a, depth, hit) || list.iter().any(|t| self.any(t, depth, hit))
-            }
-            Predicate::Exists(a)
-            | Predicate::Missing(a)
-            | Predicate::Empty(a)
-            | Predicate::Matches(a, _) => self.any(a, depth, hit),
-            Predicate::Not(inner) => self.predicate(inner, depth, hit),
-            Predicate::All(list) | Predicate::Any(list) => {
-                list.iter().any(|q| self.predicate(q, depth, hit))
-            }
-        }
+        let (templates, conditions) = p.parts();
+        templates.into_iter().any(|t| self.any(t, depth, hit))
+            || conditions
+                .into_iter()
+                .any(|q| self.predicate(q, depth, hit))
     }
 }
 

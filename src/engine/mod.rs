@@ -13,5 +13,7 @@ pub mod plan;
 pub mod reads;
 pub mod render;
 pub mod selector;
+#[cfg(test)]
+mod test_body;
 pub mod write_form;
 pub mod write_xml;

@@ -409,6 +409,27 @@ pub enum Predicate {
     Any(Vec<Predicate>),
 }
 
+impl Predicate {
+    /// The templates a condition tests and the conditions it combines (load-time analyses).
+    pub fn parts(&self) -> (Vec<&Template>, Vec<&Predicate>) {
+        match self {
+            Predicate::Eq(a, b)
+            | Predicate::Ne(a, b)
+            | Predicate::Gt(a, b)
+            | Predicate::Ge(a, b)
+            | Predicate::Lt(a, b)
+            | Predicate::Le(a, b) => (vec![a, b], Vec::new()),
+            Predicate::In(a, list) => (std::iter::once(a).chain(list).collect(), Vec::new()),
+            Predicate::Exists(a)
+            | Predicate::Missing(a)
+            | Predicate::Empty(a)
+            | Predicate::Matches(a, _) => (vec![a], Vec::new()),
+            Predicate::Not(inner) => (Vec::new(), vec![inner]),
+            Predicate::All(list) | Predicate::Any(list) => (Vec::new(), list.iter().collect()),
+        }
+    }
+}
+
 impl Template {
     pub fn is_const(&self) -> bool {
         matches!(self, Template::Const(_))

@@ -342,32 +342,12 @@ impl Walk<'_> {
     }
 
     fn predicate(&mut self, p: &Predicate, ctx: &Ctx<'_>, depth: usize) {
-        match p {
-            Predicate::Eq(a, b)
-            | Predicate::Ne(a, b)
-            | Predicate::Gt(a, b)
-            | Predicate::Ge(a, b)
-            | Predicate::Lt(a, b)
-            | Predicate::Le(a, b) => {
-                self.template(a, ctx, depth);
-                self.template(b, ctx, depth);
-            }
-            Predicate::In(a, list) => {
-                self.template(a, ctx, depth);
-                for t in list {
-                    self.template(t, ctx, depth);
-                }
-            }
-            Predicate::Exists(a)
-            | Predicate::Missing(a)
-            | Predicate::Empty(a)
-            | Predicate::Matches(a, _) => self.template(a, ctx, depth),
-            Predicate::Not(inner) => self.predicate(inner, ctx, depth),
-            Predicate::All(list) | Predicate::Any(list) => {
-                for q in list {
-                    self.predicate(q, ctx, depth);
-                }
-            }
+        let (templates, conditions) = p.parts();
+        for t in templates {
+            self.template(t, ctx, depth);
+        }
+        for q in conditions {
+            self.predicate(q, ctx, depth);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Form request bodies (`application/x-www-form-urlencoded`) written field by field from the
 //! template, as `codec::form::encode` would write the object [`Evaluator::eval`] yields,
 //! without building it: an object's fields are evaluated and written in order; `if`, named
-//! templates and a `merge` whose extra parts are absent are walked; anything else is evaluated
+//! templates and a `merge` whose extra parts are absent are walked (`Evaluator::through`); anything else is evaluated
 //! and encoded by the codec.
 
 use serde_json::Value;
@@ -30,6 +30,11 @@ impl Evaluator<'_> {
         s: &Scope<'_>,
         depth: usize,
     ) -> Result<bool, RenderError> {
+        if let Some(written) = self.through(t, s, depth, &mut |t, s, d| {
+            self.write_fields(fields, t, s, d)
+        }) {
+            return written;
+        }
         match t {
             Template::Object(entries)
                 if entries
@@ -44,23 +49,6 @@ impl Evaluator<'_> {
                     }
                 }
                 Ok(true)
-            }
-            Template::If(cond, then, otherwise) => {
-                if self.test_depth(cond, s, depth)? {
-                    self.write_fields(fields, then, s, depth)
-                } else if let Some(other) = otherwise {
-                    self.write_fields(fields, other, s, depth)
-                } else {
-                    Ok(false)
-                }
-            }
-            Template::Use(idx, with) => Ok(self
-                .in_named(*idx, with.as_deref(), s, depth, &mut |named, inner, d| {
-                    self.write_fields(fields, named, inner, d)
-                })?
-                .unwrap_or(false)),
-            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
-                self.write_fields(fields, &parts[0], s, depth)
             }
             other => match self.eval_depth(other, s, depth)? {
                 Some(v) => {
@@ -82,46 +70,31 @@ impl Evaluator<'_> {
 mod tests {
     use serde_json::Value;
 
-    use crate::canonical::operation::Operation;
-    use crate::engine::compile::compile_file;
-    use crate::engine::eval::{Evaluator, Roots, Scope};
+    use crate::engine::test_body::with_create_body;
 
-    /// The create body of a one-operation form mapping, written directly and by evaluating
-    /// then encoding (each as its text, or its error).
+    /// The body written directly and by evaluating then encoding (each as its text, or its
+    /// error).
     fn both(body: &str, input: &Value) -> (String, String) {
-        let text = format!(
-            "vendor: t\ntemplates:\n  head: {{ ref: $.ref, n: $.n }}\noperations:\n  create_order:\n    steps:\n      - name: made\n        request:\n          method: POST\n          path: /x\n          encoding: form\n          body: {body}\n    result: $made.body\n"
-        );
-        let m = compile_file("t.yaml", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
-        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
-        let t = plan.body.as_ref().expect("a body");
-        let null = Value::Null;
-        let roots = Roots {
+        let head = "  head: { ref: $.ref, n: $.n }\n";
+        with_create_body(
+            head,
+            "          encoding: form\n",
+            body,
             input,
-            path: &null,
-            query: &null,
-            page: &null,
-            settings: &null,
-            secrets: &null,
-            auth: &null,
-            connection: &null,
-            now: &null,
-            today: &null,
-            response: &null,
-            steps: &[],
-        };
-        let ev = Evaluator::new(&m.templates);
-        let scope = Scope::new(&roots, input);
-        let show = |r: Result<Vec<u8>, String>| match r {
-            Ok(bytes) => String::from_utf8(bytes).expect("utf8"),
-            Err(e) => format!("error: {e}"),
-        };
-        let written = show(ev.write_form(t, &scope).map_err(|e| e.to_string()));
-        let value = ev.eval_owned(t, &scope).expect("evaluates");
-        let encoded = show(
-            crate::codec::form::encode(&value.unwrap_or(Value::Null)).map_err(|e| e.to_string()),
-        );
-        (written, encoded)
+            |ev, t, scope, _| {
+                let show = |r: Result<Vec<u8>, String>| match r {
+                    Ok(bytes) => String::from_utf8(bytes).expect("utf8"),
+                    Err(e) => format!("error: {e}"),
+                };
+                let written = show(ev.write_form(t, scope).map_err(|e| e.to_string()));
+                let value = ev.eval_owned(t, scope).expect("evaluates");
+                let encoded = show(
+                    crate::codec::form::encode(&value.unwrap_or(Value::Null))
+                        .map_err(|e| e.to_string()),
+                );
+                (written, encoded)
+            },
+        )
     }
 
     #[test]

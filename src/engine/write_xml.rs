@@ -40,6 +40,11 @@ impl Evaluator<'_> {
         s: &Scope<'_>,
         use_depth: usize,
     ) -> Result<bool, RenderError> {
+        if let Some(written) = self.through(t, s, use_depth, &mut |t, s, d| {
+            self.write_element(e, name, t, s, d)
+        }) {
+            return written;
+        }
         match t {
             Template::Object(fields)
                 if fields
@@ -80,27 +85,6 @@ impl Evaluator<'_> {
             }
             Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
                 self.write_list(e, name, t, s, use_depth)
-            }
-            Template::If(cond, then, otherwise) => {
-                if self.test_depth(cond, s, use_depth)? {
-                    self.write_element(e, name, then, s, use_depth)
-                } else if let Some(other) = otherwise {
-                    self.write_element(e, name, other, s, use_depth)
-                } else {
-                    Ok(false)
-                }
-            }
-            Template::Use(idx, with) => Ok(self
-                .in_named(
-                    *idx,
-                    with.as_deref(),
-                    s,
-                    use_depth,
-                    &mut |named, inner, d| self.write_element(e, name, named, inner, d),
-                )?
-                .unwrap_or(false)),
-            Template::Merge(parts) if self.merge_is_its_first_object(parts, s) => {
-                self.write_element(e, name, &parts[0], s, use_depth)
             }
             other => match self.eval_depth(other, s, use_depth)? {
                 Some(v) => {
@@ -176,46 +160,22 @@ struct Element<'w> {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::canonical::operation::Operation;
-    use crate::engine::compile::compile_file;
-    use crate::engine::eval::{Evaluator, Roots, Scope};
-    use crate::engine::plan::XmlOptions;
+    use crate::engine::test_body::with_create_body;
 
-    /// The create body of a one-operation XML mapping, written directly and by evaluating
-    /// then encoding.
+    /// The body written directly and by evaluating then encoding.
     fn both(body: &str, input: &Value) -> (String, String) {
-        let text = format!(
-            "vendor: t\ntemplates:\n  line: {{ \"@sku\": $.sku, name: $.name, gone: $.nothing }}\noperations:\n  create_order:\n    steps:\n      - name: made\n        request:\n          method: POST\n          path: /x\n          encoding: xml\n          xml: {{ root: order, item: line, list_attribute: \"type=list\", declaration: false }}\n          body: {body}\n    result: $made.body\n"
-        );
-        let m = compile_file("t.yaml", &text).unwrap_or_else(|e| panic!("{body}: {e}"));
-        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
-        let t = plan.body.as_ref().expect("a body");
-        let null = Value::Null;
-        let roots = Roots {
-            input,
-            path: &null,
-            query: &null,
-            page: &null,
-            settings: &null,
-            secrets: &null,
-            auth: &null,
-            connection: &null,
-            now: &null,
-            today: &null,
-            response: &null,
-            steps: &[],
-        };
-        let ev = Evaluator::new(&m.templates);
-        let scope = Scope::new(&roots, input);
-        let opts: &XmlOptions = &plan.xml;
-        let written = ev.write_xml(t, &scope, opts).expect("writes");
-        let value = ev.eval_owned(t, &scope).expect("evaluates");
-        let encoded =
-            crate::codec::xml::encode(&value.unwrap_or(Value::Null), opts).expect("encodes");
-        (
-            String::from_utf8(written).expect("utf8"),
-            String::from_utf8(encoded).expect("utf8"),
-        )
+        let head = "  line: { \"@sku\": $.sku, name: $.name, gone: $.nothing }\n";
+        let request = "          encoding: xml\n          xml: { root: order, item: line, list_attribute: \"type=list\", declaration: false }\n";
+        with_create_body(head, request, body, input, |ev, t, scope, plan| {
+            let written = ev.write_xml(t, scope, &plan.xml).expect("writes");
+            let value = ev.eval_owned(t, scope).expect("evaluates");
+            let encoded = crate::codec::xml::encode(&value.unwrap_or(Value::Null), &plan.xml)
+                .expect("encodes");
+            (
+                String::from_utf8(written).expect("utf8"),
+                String::from_utf8(encoded).expect("utf8"),
+            )
+        })
     }
 
     #[test]
@@ -259,32 +219,14 @@ mod tests {
     #[test]
     fn a_bad_element_name_is_refused_in_either_path() {
         let input = json!({"meta": {"bad name": 1}});
-        let text = "vendor: t\noperations:\n  create_order:\n    steps:\n      - name: made\n        request: { method: POST, path: /x, encoding: xml, body: { m: $.meta } }\n    result: $made.body\n";
-        let m = compile_file("t.yaml", text).expect("compiles");
-        let plan = &m.operations[&Operation::CreateOrder].steps[0].request;
-        let null = Value::Null;
-        let roots = Roots {
-            input: &input,
-            path: &null,
-            query: &null,
-            page: &null,
-            settings: &null,
-            secrets: &null,
-            auth: &null,
-            connection: &null,
-            now: &null,
-            today: &null,
-            response: &null,
-            steps: &[],
-        };
-        let ev = Evaluator::new(&m.templates);
-        let err = ev
-            .write_xml(
-                plan.body.as_ref().expect("body"),
-                &Scope::new(&roots, &input),
-                &plan.xml,
-            )
-            .expect_err("refused");
+        let request = "          encoding: xml\n";
+        let err = with_create_body(
+            "",
+            request,
+            "{ m: $.meta }",
+            &input,
+            |ev, t, scope, plan| ev.write_xml(t, scope, &plan.xml).expect_err("refused"),
+        );
         assert!(
             err.to_string()
                 .contains("`bad name` is not a valid element name"),
