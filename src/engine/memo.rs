@@ -9,10 +9,11 @@
 //! made during the evaluation (`with:`, `pipe:`) is never a key, as its address may be reused.
 //!
 //! [`kept_per_focus`] finds, at load, the named templates this holds for (and that compute
-//! enough to be worth it); the evaluator keeps the
-//! values in a [`Memo`], emptied at the start of every evaluation. Only absent and scalar
-//! values are kept: copying an object out of the memo would cost what it saves.
+//! enough to be worth it); the evaluator keeps the values in a [`Memo`], emptied at the start
+//! of every evaluation. Only absent and scalar values are kept: copying an object out of the
+//! memo would cost what it saves.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -26,16 +27,17 @@ use super::selector::{Root, Selector};
 /// only on its focus and the roots (it reads no `$parent` or `$index`), and compute something
 /// (arithmetic): a template that only selects or maps costs less than a trip to the memo.
 pub fn kept_per_focus(templates: &[Template]) -> Vec<bool> {
-    let walk = Walk { templates };
+    let reads_enclosing = |n: Seen<'_>| match n {
+        Seen::Selector(sel) => matches!(sel.root, Root::Parent | Root::Index),
+        Seen::Template(_) => false,
+    };
+    let computes =
+        |n: Seen<'_>| matches!(n, Seen::Template(Template::Arith(..) | Template::Sum(..)));
     templates
         .iter()
         .map(|t| {
-            !walk.any(t, 0, &|n| match n {
-                Seen::Selector(sel) => matches!(sel.root, Root::Parent | Root::Index),
-                Seen::Template(_) => false,
-            }) && walk.any(t, 0, &|n| {
-                matches!(n, Seen::Template(Template::Arith(..) | Template::Sum(..)))
-            })
+            !Walk::new(templates).any(t, 0, &reads_enclosing)
+                && Walk::new(templates).any(t, 0, &computes)
         })
         .collect()
 }
@@ -48,9 +50,19 @@ enum Seen<'t> {
 
 struct Walk<'t> {
     templates: &'t [Template],
+    /// Named templates already walked in this query: each is walked once (templates using
+    /// each other twice per level would otherwise be walked 2^depth times).
+    walked: RefCell<Vec<bool>>,
 }
 
 impl<'t> Walk<'t> {
+    fn new(templates: &'t [Template]) -> Self {
+        Walk {
+            templates,
+            walked: RefCell::new(vec![false; templates.len()]),
+        }
+    }
+
     /// True when `hit` holds for `t`, a template or selector inside it, or in a template it
     /// uses; also when templates are nested too deeply to tell.
     fn any(&self, t: &'t Template, depth: usize, hit: &dyn Fn(Seen<'t>) -> bool) -> bool {
@@ -109,11 +121,21 @@ impl<'t> Walk<'t> {
             | Template::Require(inner, _) => self.any(inner, depth, hit),
             Template::Use(idx, with) => {
                 with.as_ref().is_some_and(|w| self.any(w, depth, hit))
-                    || self
-                        .templates
-                        .get(*idx)
-                        .is_none_or(|named| self.any(named, depth + 1, hit))
+                    || self.first_walk(*idx) && {
+                        self.templates
+                            .get(*idx)
+                            .is_none_or(|named| self.any(named, depth + 1, hit))
+                    }
             }
+        }
+    }
+
+    /// True the first time named template `idx` is met in this query (and for an unknown one).
+    fn first_walk(&self, idx: usize) -> bool {
+        let mut walked = self.walked.borrow_mut();
+        match walked.get_mut(idx) {
+            Some(done) => !std::mem::replace(done, true),
+            None => true,
         }
     }
 
@@ -179,6 +201,20 @@ mod tests {
         );
         let m = compile_file("t.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
         super::kept_per_focus(&m.templates)
+    }
+
+    #[test]
+    fn each_named_template_is_walked_once() {
+        // t0 uses t1 twice, t1 uses t2 twice...: walked per use, that is 2^28 walks of t28.
+        let mut templates = String::new();
+        for i in 0..28 {
+            templates.push_str(&format!(
+                "  t{i}: {{ add: [{{ use: t{n} }}, {{ use: t{n} }}] }}\n",
+                n = i + 1
+            ));
+        }
+        templates.push_str("  t28: { mul: [$.q, 2] }\n");
+        assert_eq!(flags(&templates), vec![true; 29]);
     }
 
     #[test]
