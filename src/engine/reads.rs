@@ -8,6 +8,8 @@
 //! a whole answer passed on, templates nested too deep) keeps the whole subtree, so a projection
 //! can only ever drop what no template can see.
 
+use std::collections::HashSet;
+
 use super::eval::MAX_USE_DEPTH;
 use super::plan::{
     ErrorRule, InterpPart, Mapping, ObjectKey, OperationPlan, PathPart, Predicate, RequestPlan,
@@ -40,6 +42,7 @@ fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
         needs: vec![Need::Fields(Keys::default()); plan.slots],
         rule_slot: None,
         too_deep: false,
+        walked: HashSet::new(),
     };
     let request_scope = Ctx::top(Vec::new());
     let auth_headers = mapping.auth.iter().flat_map(|a| a.headers.iter());
@@ -121,7 +124,16 @@ struct Walk<'m> {
     /// The step whose answer an error rule is checking (`$response`).
     rule_slot: Option<usize>,
     too_deep: bool,
+    /// Named templates already walked, with what they could read there: walking one again in
+    /// the same place marks the same keys (and a mapping whose templates use the next one
+    /// twice per level would be walked 2^depth times).
+    walked: HashSet<Visit>,
 }
+
+/// A named template, the focus and enclosing focus it was walked with, and the rule's step.
+type Visit = (usize, Focus, Option<Focus>, Option<usize>);
+
+type Focus = Vec<(usize, Vec<String>)>;
 
 impl Walk<'_> {
     fn request(&mut self, r: &RequestPlan, ctx: &Ctx<'_>) {
@@ -323,14 +335,29 @@ impl Walk<'_> {
                     return;
                 };
                 match with {
-                    None => self.template(named, ctx, depth + 1),
+                    None => {
+                        if self.first_walk(*idx, ctx) {
+                            self.template(named, ctx, depth + 1);
+                        }
+                    }
                     Some(w) => {
                         let focus = self.focus_of(w, ctx, depth);
-                        self.template(named, &ctx.inner(focus), depth + 1);
+                        let inner = ctx.inner(focus);
+                        if self.first_walk(*idx, &inner) {
+                            self.template(named, &inner, depth + 1);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// True the first time named template `idx` is met with this focus, enclosing focus and
+    /// rule step (`$parent` reaches one level up only).
+    fn first_walk(&mut self, idx: usize, ctx: &Ctx<'_>) -> bool {
+        let parent = ctx.parent.map(|p| p.focus.clone());
+        self.walked
+            .insert((idx, ctx.focus.clone(), parent, self.rule_slot))
     }
 
     fn interp(&mut self, parts: &[InterpPart], ctx: &Ctx<'_>) {
@@ -410,6 +437,23 @@ mod tests {
                 "{data:{currency,items:{code,qty},name,state},error:{text}}"
             ]
         );
+    }
+
+    #[test]
+    fn a_named_template_is_walked_once_per_place() {
+        // t0 uses t1 twice, t1 uses t2 twice...: walked per use, that is 2^28 walks of t28.
+        let mut text = String::from("vendor: t\ntemplates:\n");
+        for i in 0..28 {
+            text.push_str(&format!(
+                "  t{i}: {{ a: {{ use: t{n} }}, b: {{ use: t{n} }} }}\n",
+                n = i + 1
+            ));
+        }
+        text.push_str(
+            "  t28: { id: $.name, line: { use: at, with: $.items } }\n  at: { q: $.qty }\n",
+        );
+        text.push_str("operations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /o }\n    result: { use: t0 }\n");
+        assert_eq!(needs_of(&text, Operation::GetOrder), ["{items:{qty},name}"]);
     }
 
     #[test]
