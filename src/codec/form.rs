@@ -7,13 +7,8 @@ use super::CodecError;
 use crate::engine::convert::scalar_text;
 
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
-    let Value::Object(map) = value else {
-        return Err(not_an_object("form"));
-    };
     let mut fields = Fields::new();
-    for (k, v) in map {
-        fields.field(k, v)?;
-    }
+    fields.object(value)?;
     Ok(fields.finish())
 }
 
@@ -40,6 +35,17 @@ impl Fields {
         texts(key, v, "form", |text| {
             self.ser.append_pair(key, &text);
         })
+    }
+
+    /// Every field of an object, in order; anything else is refused.
+    pub fn object(&mut self, value: &Value) -> Result<(), CodecError> {
+        let Value::Object(map) = value else {
+            return Err(not_an_object("form"));
+        };
+        for (k, v) in map {
+            self.field(k, v)?;
+        }
+        Ok(())
     }
 
     pub fn finish(mut self) -> Vec<u8> {

@@ -131,19 +131,35 @@ impl<'m> Evaluator<'m> {
     /// Keeps, within one evaluation, the value of each named template `kept_per_focus` marks
     /// (the mapping's [`super::plan::Mapping::kept_per_focus`]).
     pub fn memoizing(mut self, kept_per_focus: &'m [bool]) -> Self {
-        self.kept_per_focus = kept_per_focus;
+        // A mapping that keeps nothing never touches the memo.
+        if kept_per_focus.contains(&true) {
+            self.kept_per_focus = kept_per_focus;
+        }
         self
     }
 
+    /// Starts an evaluation: nothing kept from the one before (every public entry calls it:
+    /// the roots may have changed since, and an address may now hold another value).
+    pub(super) fn begin(&self) {
+        if !self.kept_per_focus.is_empty() {
+            self.memo.clear();
+        }
+    }
+
+    /// Whether named template `idx`'s value on `s`'s focus may be kept.
+    fn keeps(&self, idx: usize, s: &Scope<'_>) -> bool {
+        s.stable && self.kept_per_focus.get(idx).copied().unwrap_or(false)
+    }
+
     pub fn eval<'a>(&self, t: &Template, s: &Scope<'a>) -> Out<'a> {
-        self.memo.clear();
+        self.begin();
         self.eval_depth(t, s, 0)
     }
 
     /// Named template `idx` on the current focus, from the memo when it may be kept there.
     fn use_named<'a>(&self, idx: usize, s: &Scope<'a>, depth: usize) -> Out<'a> {
         let named = self.named(idx, depth)?;
-        if !(s.stable && self.kept_per_focus.get(idx).copied().unwrap_or(false)) {
+        if !self.keeps(idx, s) {
             return self.eval_depth(named, s, depth + 1);
         }
         if let Some(kept) = self.memo.get(idx, s.focus) {
@@ -512,9 +528,7 @@ impl<'m> Evaluator<'m> {
                 }
                 Ok(Operand::Absent)
             }
-            Template::Use(idx, None)
-                if !(s.stable && self.kept_per_focus.get(*idx).copied().unwrap_or(false)) =>
-            {
+            Template::Use(idx, None) if !self.keeps(*idx, s) => {
                 self.operand(self.named(*idx, depth)?, s, depth + 1)
             }
             other => Ok(match self.eval_depth(other, s, depth)? {
@@ -672,7 +686,7 @@ impl<'m> Evaluator<'m> {
         s: &Scope<'_>,
         out: &mut Vec<u8>,
     ) -> Result<bool, EvalError> {
-        self.memo.clear();
+        self.begin();
         self.write_json_depth(t, s, out, 0)
     }
 
@@ -846,7 +860,7 @@ impl<'m> Evaluator<'m> {
     }
 
     pub fn test(&self, p: &Predicate, s: &Scope<'_>) -> Result<bool, EvalError> {
-        self.memo.clear();
+        self.begin();
         self.test_depth(p, s, 0)
     }
 

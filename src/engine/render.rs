@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::convert::{kind, scalar_text};
 use super::eval::{EvalError, Evaluator, Scope};
-use super::plan::{Encoding, HeaderPlan, PathPart, RequestPlan};
+use super::plan::{Encoding, HeaderPlan, PathPart, RequestPlan, Template};
 use crate::codec::{self, CodecError};
 
 /// RFC 3986 unreserved characters stay; everything else is encoded.
@@ -52,6 +52,14 @@ pub enum RenderError {
     BadHeader(String),
     #[error("query parameter `{0}` is {1}; wrap it in `json:` to send it as text")]
     BadQuery(String, &'static str),
+}
+
+/// The body template's value (null when absent).
+fn evaluated(ev: &Evaluator<'_>, t: &Template, scope: &Scope<'_>) -> Result<Value, RenderError> {
+    Ok(ev
+        .eval(t, scope)?
+        .map(|v| v.into_owned())
+        .unwrap_or(Value::Null))
 }
 
 /// Renders `plan`; `header_sets` are applied in order before the request's own headers
@@ -119,33 +127,15 @@ pub fn render(
             Bytes::from(ev.write_xml(t, scope, &plan.xml)?),
             Some("application/xml; charset=utf-8".to_string()),
         ),
-        (Some(t), enc) if enc != Encoding::None => {
-            let value = ev
-                .eval(t, scope)?
-                .map(|v| v.into_owned())
-                .unwrap_or(Value::Null);
-            let (bytes, ctype) = match enc {
-                Encoding::Json => (codec::json::encode(&value)?, "application/json".to_string()),
-                Encoding::Xml => (
-                    codec::xml::encode(&value, &plan.xml)?,
-                    "application/xml; charset=utf-8".to_string(),
-                ),
-                Encoding::Form => (
-                    codec::form::encode(&value)?,
-                    "application/x-www-form-urlencoded".to_string(),
-                ),
-                Encoding::Multipart => (
-                    codec::multipart::encode(&value)?,
-                    codec::multipart::content_type(),
-                ),
-                Encoding::Text => (
-                    scalar_text(&value).unwrap_or_default().into_bytes(),
-                    "text/plain; charset=utf-8".to_string(),
-                ),
-                Encoding::None => (Vec::new(), String::new()),
-            };
-            (Bytes::from(bytes), Some(ctype))
-        }
+        // Multipart parts and a text body come from the evaluated value.
+        (Some(t), Encoding::Multipart) => (
+            Bytes::from(codec::multipart::encode(&evaluated(ev, t, scope)?)?),
+            Some(codec::multipart::content_type()),
+        ),
+        (Some(t), Encoding::Text) => (
+            Bytes::from(scalar_text(&evaluated(ev, t, scope)?).unwrap_or_default()),
+            Some("text/plain; charset=utf-8".to_string()),
+        ),
         _ => (Bytes::new(), None),
     };
     if let Some(ct) = content_type {

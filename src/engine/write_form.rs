@@ -1,10 +1,8 @@
 //! Form request bodies (`application/x-www-form-urlencoded`) written field by field from the
 //! template, as `codec::form::encode` would write the object [`Evaluator::eval`] yields,
 //! without building it: an object's fields are evaluated and written in order; `if`, named
-//! templates and a `merge` whose extra parts are absent are walked (`Evaluator::through`); anything else is evaluated
-//! and encoded by the codec.
-
-use serde_json::Value;
+//! templates and a `merge` whose extra parts are absent are walked (`Evaluator::through`);
+//! anything else is evaluated and encoded by the codec.
 
 use super::eval::{Evaluator, Scope};
 use super::plan::{ObjectKey, Template};
@@ -14,10 +12,11 @@ use crate::codec::form::{self, Fields};
 impl Evaluator<'_> {
     /// The form body of `t`, which must yield an object of fields.
     pub fn write_form(&self, t: &Template, s: &Scope<'_>) -> Result<Vec<u8>, RenderError> {
+        self.begin();
         let mut fields = Fields::new();
         if !self.write_fields(&mut fields, t, s, 0)? {
-            // Absent: encoded as the evaluated body would be (null), which the codec refuses.
-            return Ok(form::encode(&Value::Null)?);
+            // Absent: not an object of fields, as the codec says of a null body.
+            return Err(form::not_an_object("form").into());
         }
         Ok(fields.finish())
     }
@@ -52,12 +51,7 @@ impl Evaluator<'_> {
             }
             other => match self.eval_depth(other, s, depth)? {
                 Some(v) => {
-                    let Value::Object(map) = v.as_ref() else {
-                        return Err(form::not_an_object("form").into());
-                    };
-                    for (key, value) in map {
-                        fields.field(key, value)?;
-                    }
+                    fields.object(&v)?;
                     Ok(true)
                 }
                 None => Ok(false),

@@ -19,6 +19,7 @@ impl Evaluator<'_> {
         s: &Scope<'_>,
         opts: &XmlOptions,
     ) -> Result<Vec<u8>, RenderError> {
+        self.begin();
         let mut w = xml::writer(opts)?;
         let mut element = Element {
             w: &mut w,
