@@ -25,7 +25,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::{Map, Value, json};
+use ordergate::json;
+use ordergate::value::{Map, Value};
 
 use ordergate::canonical::operation::Operation;
 use ordergate::canonical::validate::check_body;

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::value::Value;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::Value;
 
 use crate::canonical::operation::Operation;
 use crate::config::{self, Snapshot};
@@ -448,8 +448,8 @@ async fn translate(
         Value::Null
     };
     let path = match (id, external_ref) {
-        (Some(i), _) => serde_json::json!({ "id": i }),
-        (None, Some(r)) => serde_json::json!({ "external_ref": r }),
+        (Some(i), _) => crate::json!({ "id": i }),
+        (None, Some(r)) => crate::json!({ "external_ref": r }),
         _ => Value::Null,
     };
     let input = OpInput {
@@ -459,9 +459,7 @@ async fn translate(
         now: None,
         traceparent: None,
     };
-    conn.tokens
-        .seed(serde_json::json!({"token": "<token>"}))
-        .await;
+    conn.tokens.seed(crate::json!({"token": "<token>"})).await;
     let dry = DryRun {
         captured: Mutex::new(None),
     };

@@ -18,9 +18,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::json;
+use crate::value::{Map, Value};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
 
 use crate::canonical::operation::Operation;
 use crate::canonical::query::list_query;
@@ -396,7 +397,7 @@ async fn run_case(
             200,
             json!({"data": data, "next_cursor": next_cursor, "total": total}),
         ),
-        Err(p) => (p.status(), p.to_json("fixture")),
+        Err(p) => (p.status(), Value::from(p.to_json("fixture"))),
     };
     if let Some(s) = expected_status
         && s.as_u64() != Some(u64::from(status))

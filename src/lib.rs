@@ -4,7 +4,7 @@
 //! `server` (listener, router) -> `canonical` (validation) -> `engine` (render the vendor
 //! request, `codec` for the body) -> `upstream` (HTTP client, auth) -> `flow` (runs the
 //! steps and normalizes answers and errors) -> `server` (the canonical answer).
-//! `config` loads connections and mappings; `golden` runs mapping fixtures; `cli` is the binary.
+//! `value` is the JSON value every step reads and writes; `config` loads connections and mappings; `golden` runs mapping fixtures; `cli` is the binary.
 
 pub mod canonical;
 pub mod cli;
@@ -19,4 +19,5 @@ pub mod sandbox;
 pub mod server;
 pub mod telemetry;
 pub mod upstream;
+pub mod value;
 pub mod yaml;

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use crate::json;
+use crate::value::Value;
 use tokio::sync::Mutex;
 
 use crate::config::{self, Snapshot};

@@ -8,8 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::value::{Map, Number, Value};
 use saphyr::{MarkedYamlOwned, ScalarStyle, YamlDataOwned, YamlLoader};
-use serde_json::{Map, Number, Value};
 
 /// A place in a source file: `file:line`.
 #[derive(Debug, Clone, PartialEq, Eq)]

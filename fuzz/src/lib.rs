@@ -27,10 +27,11 @@ use ordergate::engine::compile::compile_file;
 use ordergate::engine::plan::{Mapping, XmlOptions};
 use ordergate::engine::render::VendorRequest;
 use ordergate::flow::{self, OpInput, OpOutput, Target};
+use ordergate::json;
 use ordergate::upstream::auth::TokenCache;
 use ordergate::upstream::{Transport, UpstreamError, UpstreamResponse};
+use ordergate::value::{Map, Value};
 use ordergate::yaml::{self, Node};
-use serde_json::{Map, Value, json};
 
 /// Every fuzz target, by name (the folder names under `fuzz/corpus/` and `fuzz/regressions/`).
 pub const TARGETS: &[&str] = &[

@@ -1,6 +1,6 @@
 //! The canonical list query (`GET /orders?...`), validated into a JSON object for `$query`.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::problem::FieldError;
 use crate::engine::convert::parse_time;

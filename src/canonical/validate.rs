@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 
 use jsonschema::Validator;
-use serde_json::Value;
+
+use crate::value::Schema;
+use crate::value::Value;
 
 use super::problem::FieldError;
 use crate::engine::convert::to_decimal;
@@ -22,23 +24,26 @@ pub enum Body {
 }
 
 struct Validators {
-    create: Validator,
-    update: Validator,
-    payment: Validator,
+    create: Validator<Schema>,
+    update: Validator<Schema>,
+    payment: Validator<Schema>,
 }
 
 fn validators() -> &'static Validators {
     static V: OnceLock<Validators> = OnceLock::new();
     V.get_or_init(|| {
         // The schema is part of the binary and checked by the tests: a failure here is a bug.
-        let schema: Value =
+        let schema: serde_json::Value =
             serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON");
         let build = |def: &str| {
             let mut root = schema.clone();
             if let Some(obj) = root.as_object_mut() {
-                obj.insert("$ref".into(), Value::String(format!("#/$defs/{def}")));
+                obj.insert(
+                    "$ref".into(),
+                    serde_json::Value::String(format!("#/$defs/{def}")),
+                );
             }
-            jsonschema::options()
+            jsonschema::options_for::<Schema>()
                 .should_validate_formats(true)
                 .build(&root)
                 .expect("embedded order schema compiles")
@@ -153,7 +158,7 @@ fn inexact_numbers(v: &Value, pointer: String, out: &mut Vec<FieldError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn order() -> Value {
         json!({"customer": {"id": "C1"}, "lines": [{"sku": "A", "quantity": 1, "unit_price": 2.5}]})

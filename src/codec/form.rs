@@ -1,7 +1,7 @@
 //! `application/x-www-form-urlencoded` bodies: a flat object of scalars. A list of scalars
 //! repeats its key; anything nested must be made a JSON text first (`json:` in the mapping).
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::CodecError;
 use crate::engine::convert::scalar_text;
@@ -121,7 +121,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn flat_objects_encode() {

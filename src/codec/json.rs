@@ -4,9 +4,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::value::{Map, NUMBER_KEY, Number, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Number, Value};
 
 use super::need::Need;
 use super::{CodecError, MAX_DEPTH};
@@ -41,11 +41,6 @@ pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
     }
     Ok(value)
 }
-
-/// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
-/// this key, its value the number's text. `numbers_keep_their_text_when_projected` fails if a
-/// serde_json release changes it.
-const NUMBER_KEY: &str = "$serde_json::private::Number";
 
 /// Deserializes one value at `depth` (the root is 1), keeping what the need names.
 #[derive(Clone)]

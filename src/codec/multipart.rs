@@ -1,8 +1,8 @@
 //! `multipart/form-data` bodies: like a form, plus file parts written as
 //! `{ filename, content_type, content }` (text) or `{ filename, content_type, content_base64 }`.
 
+use crate::value::Value;
 use base64::Engine as _;
-use serde_json::Value;
 
 use super::CodecError;
 use super::form::pairs;
@@ -58,7 +58,7 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
             part_header(&mut out, name, Some(filename), Some(ctype));
             push_content(&mut out, &content)?;
         } else {
-            let single = serde_json::json!({ name: v });
+            let single = crate::json!({ name: v });
             for (k, text) in pairs(&single, "multipart")? {
                 check_header_text(&k)?;
                 part_header(&mut out, &k, None, None);
@@ -112,7 +112,7 @@ fn check_header_text(text: &str) -> Result<(), CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn fields_and_files() {

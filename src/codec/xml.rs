@@ -10,10 +10,10 @@
 //! stays a list. Text stays text (the mapping converts types). No DTD is accepted and only the
 //! five predefined entities and character references are expanded: nothing can blow up.
 
+use crate::value::{Map, Value};
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use serde_json::{Map, Value};
 
 use super::{CodecError, MAX_DEPTH};
 use crate::engine::convert::scalar_text;
@@ -336,7 +336,7 @@ fn close(frame: Frame, stack: &mut [Frame], path: &mut String, root: &mut Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn opts() -> XmlOptions {
         XmlOptions {

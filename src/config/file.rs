@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::secrets;
 use crate::yaml::{self, LocError, Node, NodeKind};
@@ -193,8 +193,8 @@ pub struct ConnectionConfig {
     pub line: usize,
     pub vendor: String,
     pub base_url: String,
-    pub secrets: Map<String, Value>,
-    pub settings: Map<String, Value>,
+    pub secrets: Map,
+    pub settings: Map,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub resilience: crate::upstream::resilience::ResilienceOptions,
@@ -494,7 +494,7 @@ fn connection(
             "connection `{name}` needs `base_url:` (http:// or https://)"
         )));
     }
-    let object = |key: &str, errors: &mut Vec<LocError>| -> Map<String, Value> {
+    let object = |key: &str, errors: &mut Vec<LocError>| -> Map {
         match node.get(key) {
             None => Map::new(),
             Some(n) => match resolve(n, errors) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::file::{ConfigFile, Limits};
 use crate::engine::compile::compile_file;
@@ -223,7 +223,8 @@ pub fn build(
                 continue;
             }
         };
-        let info = serde_json::json!({"name": c.name, "vendor": c.vendor, "base_url": transport.base_url()});
+        let info =
+            crate::json!({"name": c.name, "vendor": c.vendor, "base_url": transport.base_url()});
         connections.insert(
             c.name.clone(),
             Arc::new(Connection {

@@ -7,8 +7,8 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
+use crate::value::Value;
 use regex_automata::meta::{Config as RegexConfig, Regex};
-use serde_json::Value;
 
 use super::convert::TimePattern;
 use super::plan::*;

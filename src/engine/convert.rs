@@ -1,5 +1,5 @@
 //! Value conversions (`as:`), exact decimal arithmetic and value comparison.
-//! Numbers are `serde_json::Number` kept as their decimal text and computed with
+//! Numbers are `crate::value::Number` kept as their decimal text and computed with
 //! `rust_decimal`: no value passes through a binary float.
 
 use std::cmp::Ordering;
@@ -7,10 +7,10 @@ use std::str::FromStr;
 
 use std::sync::LazyLock;
 
+use crate::value::{Number, Value};
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::{Number, Value};
 
 use super::plan::{ArithOp, Convert};
 
@@ -26,7 +26,8 @@ pub fn to_decimal(v: &Value) -> Option<Decimal> {
     }
 }
 
-fn parse_decimal(text: &str) -> Option<Decimal> {
+/// A number's text as an exact decimal (scientific notation too).
+pub fn parse_decimal(text: &str) -> Option<Decimal> {
     if text.contains(['e', 'E']) {
         Decimal::from_scientific(text).ok()
     } else {
@@ -434,7 +435,7 @@ mod tests {
             );
         }
     }
-    use serde_json::json;
+    use crate::json;
 
     fn num(text: &str) -> Value {
         serde_json::from_str(text).expect("number")

@@ -6,8 +6,8 @@
 
 use std::borrow::Cow;
 
+use crate::value::{Map, Number, Value};
 use rust_decimal::Decimal;
-use serde_json::{Map, Number, Value};
 
 use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
 use super::memo::Memo;
@@ -1157,7 +1157,7 @@ mod tests {
     use crate::canonical::operation::Operation;
     use crate::engine::compile::compile_file;
     use crate::engine::plan::ResultPlan;
-    use serde_json::json;
+    use crate::json;
 
     /// Compiles a get_order whose `result:` is `result` (`head` comes first in the file) and
     /// hands `f` the evaluator, the result template and a scope on `focus`.

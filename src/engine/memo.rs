@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::eval::MAX_USE_DEPTH;
 use super::plan::{InterpPart, ObjectKey, Predicate, Template};

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::value::Value;
 use regex_automata::meta::Regex;
-use serde_json::Value;
 
 use super::convert::TimePattern;
 use super::selector::Selector;

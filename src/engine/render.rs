@@ -4,10 +4,10 @@
 //! percent-encoded as one segment, query values as one component, header values are refused
 //! when they hold CR or LF.
 
+use crate::value::Value;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::Value;
 
 use super::convert::{kind, scalar_text};
 use super::eval::{EvalError, Evaluator, Scope};

@@ -7,10 +7,10 @@
 
 use std::borrow::Cow;
 
+use crate::value::Value;
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector as JpSelector};
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
-use serde_json::Value;
 
 /// Where a selector starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,7 +286,7 @@ fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn sel(text: &str) -> Selector {
         Selector::parse(text, &|n| (n == "created").then_some(0)).expect("valid selector")

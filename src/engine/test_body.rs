@@ -1,6 +1,6 @@
 //! Test support for the body writers: a one-step create mapping sending a given body.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::compile::compile_file;
 use super::eval::{Evaluator, Roots, Scope};

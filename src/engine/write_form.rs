@@ -62,7 +62,7 @@ impl Evaluator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
+    use crate::value::Value;
 
     use crate::engine::test_body::with_create_body;
 

@@ -159,7 +159,8 @@ struct Element<'w> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use crate::json;
+    use crate::value::Value;
 
     use crate::engine::test_body::with_create_body;
 

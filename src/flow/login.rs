@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::json;
+use crate::value::Value;
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::{Value, json};
 
 use super::Target;
 use super::normalize;

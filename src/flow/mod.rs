@@ -7,8 +7,8 @@ pub mod login;
 pub mod normalize;
 pub mod paging;
 
+use crate::value::Value;
 use chrono::{SecondsFormat, Utc};
-use serde_json::Value;
 
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::{Direction, ErrorCode, FieldError, Problem};

@@ -1,7 +1,7 @@
 //! Turns a vendor's answer into a value the mapping can read (`answer`), and a vendor's error
 //! into a canonical problem (`check`, `transport_problem`), whatever the vendor.
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::canonical::problem::{ErrorCode, FieldError, Problem, UpstreamInfo};
 use crate::codec::need::Need;

@@ -1,9 +1,10 @@
 //! List paging: the canonical `limit` and opaque `cursor` <-> the vendor's offset, page or
 //! cursor (`$page.limit`, `$page.offset`, `$page.page`, `$page.cursor`).
 
+use crate::json;
+use crate::value::Value;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
 
 use crate::canonical::problem::{ErrorCode, FieldError, Problem};
 use crate::engine::plan::{Paging, PagingStyle};

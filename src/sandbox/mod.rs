@@ -89,7 +89,7 @@ impl SandboxReply {
 /// A JSON number as an exact decimal (none for anything else).
 pub fn dec(v: &Value) -> Option<rust_decimal::Decimal> {
     match v {
-        Value::Number(_) => crate::engine::convert::to_decimal(v),
+        Value::Number(n) => crate::engine::convert::parse_decimal(n.as_str()),
         _ => None,
     }
 }

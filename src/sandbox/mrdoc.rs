@@ -145,7 +145,7 @@ fn reply(fmt: Format, status: u16, body: &Value) -> SandboxReply {
         Format::Json => {
             SandboxReply::text(status, "application/json; charset=utf-8", body.to_string())
         }
-        Format::Xml => match xml_codec::encode(&xml_ready(body), &xml_options()) {
+        Format::Xml => match xml_codec::encode(&xml_ready(body).into(), &xml_options()) {
             Ok(bytes) => SandboxReply::text(
                 status,
                 "application/xml; charset=utf-8",
@@ -415,7 +415,7 @@ fn parse_body(fmt: Format, req: &SandboxRequest) -> Result<Map<String, Value>, S
             if let Err(msg) = check_xml_shape(&req.body) {
                 return bad(msg);
             }
-            match xml_codec::decode(&req.body, &xml_options()) {
+            match xml_codec::decode(&req.body, &xml_options()).map(serde_json::Value::from) {
                 Ok(Value::Object(m)) => Ok(m),
                 Ok(Value::String(s)) if s.is_empty() => Ok(Map::new()),
                 Ok(_) => bad("Корневой элемент <root> должен содержать атрибуты документа".into()),
@@ -1254,7 +1254,9 @@ mod tests {
     }
 
     fn xml_body(r: &SandboxReply) -> Value {
-        xml_codec::decode(&r.body, &xml_options()).expect("xml")
+        xml_codec::decode(&r.body, &xml_options())
+            .expect("xml")
+            .into()
     }
 
     #[test]

@@ -6,12 +6,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::json;
+use crate::value::Value;
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::State;
@@ -104,8 +105,10 @@ async fn ready(state: &State, check_upstreams: bool, id: &str) -> Response<Body>
             }
         }
         if !unreachable.is_empty() {
-            body["status"] = json!("unready");
-            body["unreachable"] = json!(unreachable);
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("status".into(), "unready".into());
+                fields.insert("unreachable".into(), json!(unreachable));
+            }
             return respond::json(503, &body, id);
         }
     }
@@ -119,7 +122,7 @@ fn config_view(state: &State) -> Value {
         .connections
         .values()
         .map(|c| {
-            let secrets: serde_json::Map<String, Value> = c
+            let secrets: crate::value::Map = c
                 .secrets
                 .as_object()
                 .map(|o| o.keys().map(|k| (k.clone(), json!("****"))).collect())

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::json;
+use crate::value::Value;
 use bytes::Bytes;
 use http::{Request, Response, header};
 use http_body_util::{BodyExt, Limited};
-use serde_json::{Value, json};
 
 use super::State;
 use super::clients;

@@ -1,9 +1,9 @@
 //! Builds every HTTP answer of the public API: canonical JSON, and problems (RFC 9457).
 
+use crate::value::Value;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use serde_json::Value;
 
 use crate::canonical::problem::Problem;
 

@@ -7,7 +7,8 @@
 //! 504 with `"outcome": "unknown"`, and with an `Idempotency-Key` that state is kept so a retry
 //! with the same key resolves it instead of creating a second order.
 
-use serde_json::{Value, json};
+use crate::json;
+use crate::value::Value;
 
 use super::State;
 use super::router::OrderRoute;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use crate::value::Value;
 use tokio::sync::Mutex;
 
 #[derive(Debug, Default)]

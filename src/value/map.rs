@@ -1,0 +1,354 @@
+//! A JSON object: its members in the order they were written, found by name.
+//!
+//! Most objects a gateway sees are small (an order line, an address, an ERP's answer projected
+//! to the keys a mapping reads): up to [`SMALL`] members sit in a vector and are found by
+//! comparing names, which costs less than hashing them. A larger object moves to an
+//! insertion-ordered hash map (indexmap, seeded foldhash), so no object, however large or
+//! hostile, makes a lookup or an insert cost more than a hash probe.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+
+use super::Value;
+
+/// Members kept in a plain vector, found by comparing names.
+const SMALL: usize = 16;
+
+type Large = IndexMap<String, Value, foldhash::fast::RandomState>;
+
+#[derive(Clone)]
+pub struct Map(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Small(Vec<(String, Value)>),
+    Large(Box<Large>),
+}
+
+impl Default for Map {
+    fn default() -> Self {
+        Map::new()
+    }
+}
+
+impl Map {
+    pub fn new() -> Map {
+        Map(Repr::Small(Vec::new()))
+    }
+
+    pub fn with_capacity(n: usize) -> Map {
+        if n <= SMALL {
+            Map(Repr::Small(Vec::with_capacity(n)))
+        } else {
+            Map(Repr::Large(Box::new(Large::with_capacity_and_hasher(
+                n,
+                Default::default(),
+            ))))
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(v) => v.len(),
+            Repr::Large(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match &self.0 {
+            Repr::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Repr::Large(m) => m.get(key),
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        match &mut self.0 {
+            Repr::Small(v) => v.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            Repr::Large(m) => m.get_mut(key),
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`; a key already present keeps its place and yields its old value.
+    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(v) => {
+                if let Some((_, slot)) = v.iter_mut().find(|(k, _)| *k == key) {
+                    return Some(std::mem::replace(slot, value));
+                }
+                if v.len() < SMALL {
+                    v.push((key, value));
+                    return None;
+                }
+                let mut large = Large::with_capacity_and_hasher(v.len() * 2, Default::default());
+                large.extend(v.drain(..));
+                large.insert(key, value);
+                self.0 = Repr::Large(Box::new(large));
+                None
+            }
+            Repr::Large(m) => m.insert(key, value),
+        }
+    }
+
+    /// Removes `key`, keeping the order of the others.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        match &mut self.0 {
+            Repr::Small(v) => {
+                let at = v.iter().position(|(k, _)| k == key)?;
+                Some(v.remove(at).1)
+            }
+            Repr::Large(m) => m.shift_remove(key),
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+        match &mut self.0 {
+            Repr::Small(v) => v.retain_mut(|(k, v)| keep(k, v)),
+            Repr::Large(m) => m.retain(|k, v| keep(k, v)),
+        }
+    }
+
+    /// Moves every member of `other` into this map (a key present in both takes `other`'s value).
+    pub fn append(&mut self, other: &mut Map) {
+        let taken = std::mem::take(other);
+        self.extend(taken);
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small(v) => Iter(IterRepr::Small(v.iter())),
+            Repr::Large(m) => Iter(IterRepr::Large(m.iter())),
+        }
+    }
+
+    pub fn iter_mut(&mut self) -> IterMut<'_> {
+        match &mut self.0 {
+            Repr::Small(v) => IterMut(IterMutRepr::Small(v.iter_mut())),
+            Repr::Large(m) => IterMut(IterMutRepr::Large(m.iter_mut())),
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.iter_mut().map(|(_, v)| v)
+    }
+}
+
+pub struct Iter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Small(std::slice::Iter<'a, (String, Value)>),
+    Large(indexmap::map::Iter<'a, String, Value>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a String, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterRepr::Small(it) => it.next().map(|(k, v)| (k, v)),
+            IterRepr::Large(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterRepr::Small(it) => it.size_hint(),
+            IterRepr::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+pub struct IterMut<'a>(IterMutRepr<'a>);
+
+enum IterMutRepr<'a> {
+    Small(std::slice::IterMut<'a, (String, Value)>),
+    Large(indexmap::map::IterMut<'a, String, Value>),
+}
+
+impl<'a> Iterator for IterMut<'a> {
+    type Item = (&'a String, &'a mut Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterMutRepr::Small(it) => it.next().map(|(k, v)| (&*k, v)),
+            IterMutRepr::Large(it) => it.next(),
+        }
+    }
+}
+
+pub struct IntoIter(IntoIterRepr);
+
+enum IntoIterRepr {
+    Small(std::vec::IntoIter<(String, Value)>),
+    Large(indexmap::map::IntoIter<String, Value>),
+}
+
+impl Iterator for IntoIter {
+    type Item = (String, Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IntoIterRepr::Small(it) => it.next(),
+            IntoIterRepr::Large(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoIterRepr::Small(it) => it.size_hint(),
+            IntoIterRepr::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl IntoIterator for Map {
+    type Item = (String, Value);
+    type IntoIter = IntoIter;
+
+    fn into_iter(self) -> IntoIter {
+        match self.0 {
+            Repr::Small(v) => IntoIter(IntoIterRepr::Small(v.into_iter())),
+            Repr::Large(m) => IntoIter(IntoIterRepr::Large(m.into_iter())),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut Map {
+    type Item = (&'a String, &'a mut Value);
+    type IntoIter = IterMut<'a>;
+
+    fn into_iter(self) -> IterMut<'a> {
+        self.iter_mut()
+    }
+}
+
+impl Extend<(String, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, items: I) {
+        for (k, v) in items {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl FromIterator<(String, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(items: I) -> Map {
+        let items = items.into_iter();
+        let mut map = Map::with_capacity(items.size_hint().0);
+        map.extend(items);
+        map
+    }
+}
+
+/// `map["key"]`: panics when the key is absent (as serde_json); for tests.
+impl std::ops::Index<&str> for Map {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no member `{key}` in the object"))
+    }
+}
+
+/// Objects are equal when they hold the same members, whatever their order (as in JSON).
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl Eq for Map {}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(i: usize) -> Value {
+        Value::from(i as u64)
+    }
+
+    #[test]
+    fn members_keep_their_order_small_and_large() {
+        for count in [3, SMALL, SMALL + 1, 200] {
+            let mut m = Map::new();
+            for i in (0..count).rev() {
+                m.insert(format!("k{i}"), n(i));
+            }
+            // Re-inserting keeps the place and returns the old value.
+            assert_eq!(m.insert("k0".into(), n(1000)), Some(n(0)));
+            let keys: Vec<&String> = m.keys().collect();
+            assert_eq!(keys.len(), count);
+            assert_eq!(keys[0], &format!("k{}", count - 1));
+            assert_eq!(keys[count - 1], "k0");
+            assert_eq!(m.get("k0"), Some(&n(1000)));
+            assert_eq!(m.get("missing"), None);
+            // Removing keeps the others' order.
+            assert_eq!(m.remove(&format!("k{}", count - 1)), Some(n(count - 1)));
+            let first = format!("k{}", count - 2);
+            assert_eq!(m.keys().next(), Some(&first));
+            assert_eq!(m.len(), count - 1);
+        }
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let a: Map = [("a".to_string(), n(1)), ("b".to_string(), n(2))]
+            .into_iter()
+            .collect();
+        let b: Map = [("b".to_string(), n(2)), ("a".to_string(), n(1))]
+            .into_iter()
+            .collect();
+        assert_eq!(a, b);
+        let c: Map = [("a".to_string(), n(1))].into_iter().collect();
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn retain_append_and_iter_mut() {
+        let mut a: Map = (0..20).map(|i| (format!("k{i}"), n(i))).collect();
+        a.retain(|k, _| k.ends_with('1'));
+        assert_eq!(a.keys().cloned().collect::<Vec<_>>(), ["k1", "k11"]);
+        let mut b: Map = [("k1".to_string(), n(9)), ("z".to_string(), n(0))]
+            .into_iter()
+            .collect();
+        a.append(&mut b);
+        assert!(b.is_empty());
+        assert_eq!(a.get("k1"), Some(&n(9)));
+        for (_, v) in a.iter_mut() {
+            *v = Value::Null;
+        }
+        assert!(a.values().all(|v| v.is_null()));
+    }
+}

@@ -1,0 +1,408 @@
+//! The JSON value the engine works on: the canonical request, the vendors' answers, the
+//! settings and every value a template computes.
+//!
+//! Shaped like `serde_json::Value` (same variants, same accessors) with two differences that
+//! matter on every request: objects keep their members in written order in a [`Map`] made for
+//! small objects (no hashing below 17 members), and numbers are `serde_json::Number` with
+//! `arbitrary_precision`, so they keep their decimal text exactly (never an `f64`).
+//!
+//! - `map`: the object type;
+//! - `text`: reading and writing JSON text (serde), and conversions from and to `serde_json`;
+//! - `schema`: the JSON Schema validator's view of a value (canonical validation);
+//! - `query`: jsonpath-rust's view of a value (selectors richer than names and indexes).
+
+mod map;
+mod query;
+mod schema;
+mod text;
+
+use std::fmt;
+
+pub use map::Map;
+pub use schema::Schema;
+pub use serde_json::Number;
+pub use text::NUMBER_KEY;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Map),
+}
+
+/// `json!` for this crate's [`Value`]: serde_json's macro, converted. For tests and cold paths.
+#[macro_export]
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::value::Value::from(::serde_json::json!($($t)+))
+    };
+}
+
+static NULL: Value = Value::Null;
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<&Number> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_number().and_then(Number::as_i64)
+    }
+
+    pub fn as_u64(&self) -> Option<u64> {
+        self.as_number().and_then(Number::as_u64)
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::String(_))
+    }
+
+    pub fn is_array(&self) -> bool {
+        matches!(self, Value::Array(_))
+    }
+
+    pub fn is_object(&self) -> bool {
+        matches!(self, Value::Object(_))
+    }
+
+    pub fn is_number(&self) -> bool {
+        matches!(self, Value::Number(_))
+    }
+
+    /// The member `key` of an object, or the element at a position of an array.
+    pub fn get<I: Index>(&self, index: I) -> Option<&Value> {
+        index.index_into(self)
+    }
+
+    pub fn get_mut<I: Index>(&mut self, index: I) -> Option<&mut Value> {
+        index.index_into_mut(self)
+    }
+
+    /// The value at a JSON pointer (RFC 6901), `""` being the value itself.
+    pub fn pointer(&self, pointer: &str) -> Option<&Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self, |v, token| {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            match v {
+                Value::Object(map) => map.get(&token),
+                Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            }
+        })
+    }
+
+    pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let rest = pointer.strip_prefix('/')?;
+        rest.split('/').try_fold(self, |v, token| {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            match v {
+                Value::Object(map) => map.get_mut(&token),
+                Value::Array(items) => token
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(move |i| items.get_mut(i)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Leaves `null` in its place.
+    pub fn take(&mut self) -> Value {
+        std::mem::take(self)
+    }
+}
+
+/// What a value can be indexed by: a member name or an array position.
+pub trait Index: sealed::Sealed {
+    fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value>;
+    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value>;
+    fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for str {}
+    impl Sealed for String {}
+    impl Sealed for usize {}
+    impl<T: Sealed + ?Sized> Sealed for &T {}
+}
+
+impl Index for str {
+    fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
+        v.as_object()?.get(self)
+    }
+    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
+        v.as_object_mut()?.get_mut(self)
+    }
+    fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
+        if v.is_null() {
+            *v = Value::Object(Map::new());
+        }
+        let Value::Object(map) = v else {
+            panic!("cannot set member `{self}` of a non-object")
+        };
+        if !map.contains_key(self) {
+            map.insert(self.to_string(), Value::Null);
+        }
+        map.get_mut(self)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+}
+
+impl Index for String {
+    fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
+        self.as_str().index_into(v)
+    }
+    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
+        self.as_str().index_into_mut(v)
+    }
+    fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
+        self.as_str().index_or_insert(v)
+    }
+}
+
+impl Index for usize {
+    fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
+        v.as_array()?.get(*self)
+    }
+    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
+        v.as_array_mut()?.get_mut(*self)
+    }
+    fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
+        let len = v.as_array().map_or(0, Vec::len);
+        v.as_array_mut()
+            .and_then(|items| items.get_mut(*self))
+            .unwrap_or_else(|| panic!("cannot set position {self} of an array of {len}"))
+    }
+}
+
+impl<T: Index + ?Sized> Index for &T {
+    fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
+        (**self).index_into(v)
+    }
+    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
+        (**self).index_into_mut(v)
+    }
+    fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
+        (**self).index_or_insert(v)
+    }
+}
+
+/// `value["key"]`, `value[0]`: `null` when absent, as serde_json does.
+impl<I: Index> std::ops::Index<I> for Value {
+    type Output = Value;
+
+    fn index(&self, index: I) -> &Value {
+        index.index_into(self).unwrap_or(&NULL)
+    }
+}
+
+/// `value["key"] = ...` (a `null` becomes an object first), `value[0] = ...`; as serde_json,
+/// it panics on any other value or a missing position: for tests and values the code built.
+impl<I: Index> std::ops::IndexMut<I> for Value {
+    fn index_mut(&mut self, index: I) -> &mut Value {
+        index.index_or_insert(self)
+    }
+}
+
+/// JSON text: compact, or indented with `{:#}`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = if f.alternate() {
+            serde_json::to_string_pretty(self)
+        } else {
+            serde_json::to_string(self)
+        }
+        .map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl PartialEq<str> for Value {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
+
+impl PartialEq<String> for Value {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == Some(other.as_str())
+    }
+}
+
+impl PartialEq<bool> for Value {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+macro_rules! eq_integer {
+    ($($t:ty)*) => {$(
+        impl PartialEq<$t> for Value {
+            fn eq(&self, other: &$t) -> bool {
+                match i64::try_from(*other) {
+                    Ok(n) => self.as_i64() == Some(n),
+                    Err(_) => u64::try_from(*other).is_ok_and(|n| self.as_u64() == Some(n)),
+                }
+            }
+        }
+    )*};
+}
+
+eq_integer!(i32 i64 u32 u64 usize);
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Value {
+    fn from(s: std::borrow::Cow<'_, str>) -> Value {
+        Value::String(s.into_owned())
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(map: Map) -> Value {
+        Value::Object(map)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+macro_rules! from_integer {
+    ($($t:ty)*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                Value::Number(Number::from(n))
+            }
+        }
+    )*};
+}
+
+from_integer!(i8 i16 i32 i64 isize u8 u16 u32 u64 usize);
+
+impl FromIterator<Value> for Value {
+    fn from_iter<I: IntoIterator<Item = Value>>(items: I) -> Value {
+        Value::Array(items.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_index_and_pointer() {
+        let v = crate::json!({"a": {"b/c": [1, "two", null]}, "n": 12});
+        assert_eq!(v["a"]["b/c"][1], "two");
+        assert_eq!(v["nope"][3], Value::Null);
+        assert_eq!(v.pointer("/a/b~1c/0").and_then(Value::as_u64), Some(1));
+        assert_eq!(v.pointer("/a/b~1c/7"), None);
+        assert_eq!(v.pointer(""), Some(&v));
+        assert_eq!(v.get("n").and_then(Value::as_i64), Some(12));
+        assert!(v.get(0).is_none());
+        assert!(v["a"]["b/c"][2].is_null());
+    }
+
+    #[test]
+    fn display_is_json_text() {
+        let v: Value = serde_json::from_str(r#"{"b": 1.10, "a": ["x\"y"]}"#).expect("json");
+        assert_eq!(v.to_string(), r#"{"b":1.10,"a":["x\"y"]}"#);
+        assert!(format!("{v:#}").contains("\n"));
+    }
+}

@@ -1,0 +1,209 @@
+//! JSON text in and out of a [`Value`] (serde), and conversions from and to `serde_json::Value`
+//! for the places that speak serde_json (YAML-loaded constants, problem bodies, the sandbox).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::{Map, Number, Value};
+
+/// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
+/// this key, its value the number's text. `numbers_keep_their_text` (here) and
+/// `numbers_keep_their_text_when_projected` (`codec::json`) fail if a serde_json release changes it.
+pub const NUMBER_KEY: &str = "$serde_json::private::Number";
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => n.serialize(s),
+            Value::String(t) => s.serialize_str(t),
+            Value::Array(items) => items.serialize(s),
+            Value::Object(map) => map.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Map {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Map {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Map, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Object(map) => Ok(map),
+            _ => Err(de::Error::custom("expected a JSON object")),
+        }
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut first = true;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if first && key == NUMBER_KEY {
+                let text: String = map.next_value()?;
+                return Number::from_str(&text)
+                    .map(Value::Number)
+                    .map_err(de::Error::custom);
+            }
+            first = false;
+            let value = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A member name, as an owned string.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        String::deserialize(d)
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => Value::Number(n),
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(items) => {
+                Value::Array(items.into_iter().map(Value::from).collect())
+            }
+            serde_json::Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl From<&serde_json::Value> for Value {
+    fn from(v: &serde_json::Value) -> Value {
+        Value::from(v.clone())
+    }
+}
+
+impl From<Value> for serde_json::Value {
+    fn from(v: Value) -> serde_json::Value {
+        match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Number(n) => serde_json::Value::Number(n),
+            Value::String(s) => serde_json::Value::String(s),
+            Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(Into::into).collect())
+            }
+            Value::Object(map) => {
+                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
+        }
+    }
+}
+
+impl From<&Value> for serde_json::Value {
+    fn from(v: &Value) -> serde_json::Value {
+        serde_json::Value::from(v.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_text() {
+        let v: Value = serde_json::from_str(r#"{"a": 1.10, "b": 12345678901234567890.123456789}"#)
+            .expect("json");
+        assert_eq!(v["a"].as_number().map(Number::as_str), Some("1.10"));
+        assert_eq!(
+            serde_json::to_string(&v).expect("text"),
+            r#"{"a":1.10,"b":12345678901234567890.123456789}"#
+        );
+    }
+
+    #[test]
+    fn order_and_duplicates_as_serde_json() {
+        let text = r#"{"z": 1, "a": [true, null, "x"], "z": 2, "m": {"k": {}}}"#;
+        let ours: Value = serde_json::from_str(text).expect("json");
+        let theirs: serde_json::Value = serde_json::from_str(text).expect("json");
+        assert_eq!(ours.to_string(), theirs.to_string());
+        assert_eq!(Value::from(theirs.clone()), ours);
+        assert_eq!(serde_json::Value::from(ours), theirs);
+    }
+}
