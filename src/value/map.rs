@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use super::Value;
 
 /// Members kept in a plain vector, found by comparing names.
-const SMALL: usize = 16;
+const SMALL: usize = 32;
 
 type Large = IndexMap<String, Value, foldhash::fast::RandomState>;
 

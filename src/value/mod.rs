@@ -3,7 +3,7 @@
 //!
 //! Shaped like `serde_json::Value` (same variants, same accessors) with two differences that
 //! matter on every request: objects keep their members in written order in a [`Map`] made for
-//! small objects (no hashing below 17 members), and numbers are `serde_json::Number` with
+//! small objects (no hashing up to 32 members), and numbers are `serde_json::Number` with
 //! `arbitrary_precision`, so they keep their decimal text exactly (never an `f64`).
 //!
 //! - `map`: the object type;
