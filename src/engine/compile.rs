@@ -624,10 +624,6 @@ impl Ctx<'_> {
                     .get("to")
                     .ok_or_else(|| node.err("`each:` needs `to:`, the template for one element"))?;
                 let source = self.template(arg)?;
-                let source_pointer = match &source {
-                    Template::Select(sel) => sel.pointer_suffix(),
-                    _ => None,
-                };
                 Template::Each(Box::new(EachOp {
                     source,
                     filter: node.get("filter").map(|f| self.predicate(f)).transpose()?,
@@ -637,7 +633,6 @@ impl Ctx<'_> {
                         .map(|n| boolean(n, "omit_empty"))
                         .transpose()?
                         .unwrap_or(false),
-                    source_pointer,
                 }))
             }
             "if" => {

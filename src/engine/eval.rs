@@ -57,8 +57,8 @@ impl<'a> Roots<'a> {
 pub struct Scope<'a> {
     pub roots: &'a Roots<'a>,
     pub focus: &'a Value,
-    /// JSON pointer of the focus inside the canonical input, when it comes from there.
-    pub focus_pointer: Option<&'a str>,
+    /// Where the focus sits inside the canonical input, when it comes from there.
+    pub focus_pointer: Option<Pointer<'a>>,
     pub parent: Option<&'a Scope<'a>>,
     pub index: Option<usize>,
     /// The focus lives as long as the roots (not a value made during the evaluation): named
@@ -71,10 +71,49 @@ impl<'a> Scope<'a> {
         Scope {
             roots,
             focus,
-            focus_pointer: Some(""),
+            focus_pointer: Some(Pointer::Text("")),
             parent: None,
             index: None,
             stable: true,
+        }
+    }
+}
+
+/// A JSON pointer into the canonical input, written out only when an error names it (an
+/// element of `each` would otherwise cost a string per element of every list walked).
+#[derive(Debug, Clone, Copy)]
+pub enum Pointer<'a> {
+    Text(&'a str),
+    /// `{base}{suffix}`, then `/{index}` when the selection was a list.
+    Element {
+        base: &'a Pointer<'a>,
+        suffix: &'a str,
+        index: Option<usize>,
+    },
+}
+
+impl Pointer<'_> {
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Pointer::Text(t) => out.push_str(t),
+            Pointer::Element {
+                base,
+                suffix,
+                index,
+            } => {
+                base.write(out);
+                out.push_str(suffix);
+                if let Some(i) = index {
+                    out.push('/');
+                    out.push_str(&i.to_string());
+                }
+            }
         }
     }
 }
@@ -244,9 +283,9 @@ impl<'m> Evaluator<'m> {
             Template::Fail(message, pointer) => {
                 // `./field` points below the current focus (the line being rendered).
                 let pointer = match pointer.as_deref() {
-                    Some(rel) if rel.starts_with("./") => {
-                        s.focus_pointer.map(|base| format!("{base}/{}", &rel[2..]))
-                    }
+                    Some(rel) if rel.starts_with("./") => s
+                        .focus_pointer
+                        .map(|base| format!("{}/{}", base.text(), &rel[2..])),
                     other => other.map(str::to_string),
                 };
                 Err(EvalError::new(pointer, message.clone()))
@@ -627,7 +666,7 @@ impl<'m> Evaluator<'m> {
         let owned;
         // Elements of a value made here are not stable (see `Scope::stable`).
         let mut stable = false;
-        let (elements, pointers): (Vec<&Value>, Vec<Option<String>>) = match &op.source {
+        let (elements, pointers): (Vec<&Value>, Pointers<'_>) = match &op.source {
             Template::Select(sel) => {
                 let base = root_value(sel.root, s);
                 let Some(base) = base else { return Ok(false) };
@@ -650,18 +689,18 @@ impl<'m> Evaluator<'m> {
                 Some(v) => {
                     owned = v.into_owned();
                     match &owned {
-                        Value::Array(items) => (items.iter().collect(), vec![None; items.len()]),
-                        Value::Null => (Vec::new(), Vec::new()),
-                        single => (vec![single], vec![None]),
+                        Value::Array(items) => (items.iter().collect(), Pointers::None),
+                        Value::Null => (Vec::new(), Pointers::None),
+                        single => (vec![single], Pointers::None),
                     }
                 }
             },
         };
-        for (i, (element, pointer)) in elements.into_iter().zip(pointers.iter()).enumerate() {
+        for (i, element) in elements.into_iter().enumerate() {
             let inner = Scope {
                 roots: s.roots,
                 focus: element,
-                focus_pointer: pointer.as_deref(),
+                focus_pointer: pointers.at(i),
                 parent: Some(s),
                 index: Some(i),
                 stable,
@@ -1011,11 +1050,12 @@ fn root_is_stable(root: Root, s: &Scope<'_>) -> bool {
     }
 }
 
-fn root_pointer<'a>(root: Root, s: &Scope<'a>) -> Option<&'a str> {
+fn root_pointer<'s>(root: Root, s: &'s Scope<'_>) -> Option<&'s Pointer<'s>> {
+    static INPUT: Pointer<'static> = Pointer::Text("");
     match root {
-        Root::Focus => s.focus_pointer,
-        Root::Input => Some(""),
-        Root::Parent => s.parent.and_then(|p| p.focus_pointer),
+        Root::Focus => s.focus_pointer.as_ref(),
+        Root::Input => Some(&INPUT),
+        Root::Parent => s.parent.and_then(|p| p.focus_pointer.as_ref()),
         _ => None,
     }
 }
@@ -1028,31 +1068,55 @@ pub fn select<'a>(sel: &Selector, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
     }
 }
 
-fn element_refs<'v>(
-    sel: &Selector,
+/// The pointers of the elements `each` walks, made when asked for.
+enum Pointers<'p> {
+    None,
+    /// A simple path below a known pointer: each element is `{base}{suffix}[/{i}]`.
+    Below {
+        base: &'p Pointer<'p>,
+        suffix: &'p str,
+        list: bool,
+    },
+    /// A query's matches, each with its own path.
+    Texts(Vec<Option<String>>),
+}
+
+impl Pointers<'_> {
+    fn at(&self, i: usize) -> Option<Pointer<'_>> {
+        match self {
+            Pointers::None => None,
+            Pointers::Below { base, suffix, list } => Some(Pointer::Element {
+                base,
+                suffix,
+                index: list.then_some(i),
+            }),
+            Pointers::Texts(texts) => texts.get(i)?.as_deref().map(Pointer::Text),
+        }
+    }
+}
+
+fn element_refs<'v, 'p>(
+    sel: &'p Selector,
     base: &'v Value,
-    base_ptr: Option<&str>,
-) -> (Vec<&'v Value>, Vec<Option<String>>) {
+    base_ptr: Option<&'p Pointer<'p>>,
+) -> (Vec<&'v Value>, Pointers<'p>) {
     let elements = sel.select_all(base);
     let pointers = match (&sel.path, base_ptr, sel.pointer_suffix()) {
-        (PathKind::Simple(_), Some(bp), Some(suffix)) => {
-            let is_array = matches!(sel.select(base).as_deref(), Some(Value::Array(_)));
-            (0..elements.len())
-                .map(|i| {
-                    Some(if is_array {
-                        format!("{bp}{suffix}/{i}")
-                    } else {
-                        format!("{bp}{suffix}")
-                    })
-                })
-                .collect()
+        (PathKind::Simple(_), Some(base_ptr), Some(suffix)) => Pointers::Below {
+            base: base_ptr,
+            suffix,
+            list: matches!(sel.select(base).as_deref(), Some(Value::Array(_))),
+        },
+        (PathKind::Query(_), Some(bp), _) => {
+            let bp = bp.text();
+            Pointers::Texts(
+                sel.select_paths(base)
+                    .into_iter()
+                    .map(|p| p.map(|p| format!("{bp}{p}")))
+                    .collect(),
+            )
         }
-        (PathKind::Query(_), Some(bp), _) => sel
-            .select_paths(base)
-            .into_iter()
-            .map(|p| p.map(|p| format!("{bp}{p}")))
-            .collect(),
-        _ => vec![None; elements.len()],
+        _ => Pointers::None,
     };
     (elements, pointers)
 }
@@ -1062,7 +1126,7 @@ fn pointer_of(t: &Template, s: &Scope<'_>) -> Option<String> {
     match t {
         Template::Select(sel) => Some(format!(
             "{}{}",
-            root_pointer(sel.root, s)?,
+            root_pointer(sel.root, s)?.text(),
             sel.pointer_suffix()?
         )),
         Template::From(op) => pointer_of(&op.source, s),
@@ -1339,6 +1403,43 @@ mod tests {
         )
         .expect_err("3.5 is no integer");
         assert_eq!(e.pointer.as_deref(), Some("/lines/2/q"));
+    }
+
+    #[test]
+    fn pointers_of_nested_and_queried_elements() {
+        let input = json!({"groups": [
+            {"lines": [{"q": 1}]},
+            {"lines": [{"q": 2}, {"q": 2.5, "kind": "service"}], "one": {"q": 0.5}}
+        ]});
+        let err = |template: &str| {
+            run(template, input.clone())
+                .expect_err("no integer")
+                .pointer
+        };
+        // An each inside an each: both positions.
+        assert_eq!(
+            err("{ each: $.groups, to: { each: $.lines, to: { from: $.q, as: integer } } }")
+                .as_deref(),
+            Some("/groups/1/lines/1/q")
+        );
+        // A single value walked as a list of one has no position of its own.
+        assert_eq!(
+            err("{ each: $.groups, to: { each: $.one, to: { from: $.q, as: integer } } }")
+                .as_deref(),
+            Some("/groups/1/one/q")
+        );
+        // A query's matches carry their own paths.
+        assert_eq!(
+            err("{ each: \"$.groups[*].lines[?(@.kind == 'service')]\", to: { from: $.q, as: integer } }")
+                .as_deref(),
+            Some("/groups/1/lines/1/q")
+        );
+        // `fail` with `./field` points below the element.
+        assert_eq!(
+            err("{ each: $.groups, to: { each: $.lines, to: { fail: no, pointer: ./q } } }")
+                .as_deref(),
+            Some("/groups/0/lines/0/q")
+        );
     }
 
     #[test]

@@ -387,8 +387,6 @@ pub struct EachOp {
     pub to: Template,
     /// Omit the whole array when it would be empty.
     pub omit_empty: bool,
-    /// Pointer of the source in the canonical input, for errors inside.
-    pub source_pointer: Option<String>,
 }
 
 #[derive(Debug)]

@@ -83,6 +83,8 @@ pub struct Selector {
     pub path: PathKind,
     /// The text as written, for messages.
     pub text: String,
+    /// The JSON pointer suffix of a simple path (`/lines/0/quantity`), made once at load.
+    suffix: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,7 @@ impl Selector {
             None => PathKind::Query(Box::new(query)),
         };
         Ok(Selector {
+            suffix: suffix_of(&path),
             root,
             path,
             text: text.to_string(),
@@ -151,21 +154,8 @@ impl Selector {
     }
 
     /// The JSON pointer suffix of a simple path (`/lines/0/quantity`), for error messages.
-    pub fn pointer_suffix(&self) -> Option<String> {
-        match &self.path {
-            PathKind::Simple(steps) => {
-                let mut out = String::new();
-                for s in steps {
-                    out.push('/');
-                    match s {
-                        Step::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
-                        Step::Index(i) => out.push_str(&i.to_string()),
-                    }
-                }
-                Some(out)
-            }
-            PathKind::Query(_) => None,
-        }
+    pub fn pointer_suffix(&self) -> Option<&str> {
+        self.suffix.as_deref()
     }
 
     /// Selects from `value`. A simple path yields its one value or nothing; a query yields
@@ -238,6 +228,23 @@ fn path_to_pointer(path: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+fn suffix_of(path: &PathKind) -> Option<String> {
+    match path {
+        PathKind::Simple(steps) => {
+            let mut out = String::new();
+            for s in steps {
+                out.push('/');
+                match s {
+                    Step::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                    Step::Index(i) => out.push_str(&i.to_string()),
+                }
+            }
+            Some(out)
+        }
+        PathKind::Query(_) => None,
+    }
 }
 
 fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
