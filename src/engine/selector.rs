@@ -308,7 +308,7 @@ mod tests {
         assert_eq!(sel("$['x y']").select(&v).as_deref(), Some(&json!(1)));
         assert_eq!(sel("$.a.b[-1]").select(&v).as_deref(), Some(&json!(20)));
         assert_eq!(sel("$.a.c").select(&v), None);
-        assert_eq!(s.pointer_suffix().as_deref(), Some("/a/b/1"));
+        assert_eq!(s.pointer_suffix(), Some("/a/b/1"));
     }
 
     #[test]
