@@ -2,6 +2,7 @@
 //! Numbers are `crate::value::Number` kept as their decimal text and computed with
 //! `rust_decimal`: no value passes through a binary float.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::str::FromStr;
 
@@ -154,6 +155,57 @@ pub fn convert_in(
     how: &Convert,
     zone: Option<chrono_tz::Tz>,
 ) -> Result<Value, ConvertError> {
+    convert_cow(Cow::Owned(v), how, zone).map(Cow::into_owned)
+}
+
+/// `convert_in`, passing on without a copy a value already in the asked form (a text as a
+/// text, a plainly written number as a decimal, a plain date as a date).
+pub fn convert_cow<'a>(
+    v: Cow<'a, Value>,
+    how: &Convert,
+    zone: Option<chrono_tz::Tz>,
+) -> Result<Cow<'a, Value>, ConvertError> {
+    if unchanged(&v, how, zone) {
+        return Ok(v);
+    }
+    converted(v.into_owned(), how, zone).map(Cow::Owned)
+}
+
+fn unchanged(v: &Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> bool {
+    match (how, v) {
+        (Convert::String, Value::String(_)) => true,
+        (Convert::Decimal(None), Value::Number(n)) => {
+            plain_normalized(n.as_str()).is_some_and(|t| t.len() == n.as_str().len())
+        }
+        // Read as a date and written in the default form, with no zone to move it through.
+        (
+            Convert::Date {
+                parse: None,
+                format: None,
+            },
+            Value::String(s),
+        ) => zone.is_none() && is_plain_date(s),
+        _ => false,
+    }
+}
+
+/// `YYYY-MM-DD`, a day that exists.
+fn is_plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) {
+        return false;
+    }
+    if !digits(8..10) {
+        return false;
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (s[0..4].parse(), s[5..7].parse(), s[8..10].parse()) else {
+        return false;
+    };
+    NaiveDate::from_ymd_opt(y, m, d).is_some()
+}
+
+fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Value, ConvertError> {
     match how {
         Convert::String => match &v {
             Value::String(_) => Ok(v),
@@ -436,6 +488,45 @@ mod tests {
         }
     }
     use crate::json;
+
+    #[test]
+    fn values_passed_on_are_what_converting_gives() {
+        let date = Convert::Date {
+            parse: None,
+            format: None,
+        };
+        let texts = [
+            "2026-11-23",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-13-01",
+            "0999-01-01",
+            "2026-1-23",
+            " 2026-11-23",
+            "2026-11-23T10:00:00Z",
+            "2026-11-23 10:00:00",
+            "+202-11-23",
+        ];
+        let numbers = ["1", "1.5", "1.50", "-0.25", "1e3", "-0", "0.0"];
+        let cases = texts
+            .iter()
+            .flat_map(|t| [(json!(t), &date), (json!(t), &Convert::String)])
+            .chain(numbers.iter().flat_map(|n| {
+                [
+                    (num(n), &Convert::Decimal(None)),
+                    (num(n), &Convert::String),
+                    (json!(n), &Convert::Decimal(None)),
+                ]
+            }));
+        let mut borrowed = 0;
+        for (v, how) in cases {
+            let passed = convert_cow(Cow::Borrowed(&v), how, None);
+            borrowed += usize::from(matches!(passed, Ok(Cow::Borrowed(_))));
+            let made = converted(v.clone(), how, None);
+            assert_eq!(passed.map(Cow::into_owned), made, "{v} as {how:?}");
+        }
+        assert!(borrowed >= 10, "{borrowed} passed on");
+    }
 
     fn num(text: &str) -> Value {
         serde_json::from_str(text).expect("number")

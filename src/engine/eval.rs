@@ -633,9 +633,8 @@ impl<'m> Evaluator<'m> {
                         })?)
                     }
                 };
-            let converted = convert::convert_in(v.into_owned(), how, zone)
+            v = convert::convert_cow(v, how, zone)
                 .map_err(|m| EvalError::new(pointer_of(&op.source, s), m))?;
-            v = Cow::Owned(converted);
         }
         Ok(Some(v))
     }
