@@ -133,35 +133,21 @@ impl Value {
 
     /// The value at a JSON pointer (RFC 6901), `""` being the value itself.
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |v, token| {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            match v {
-                Value::Object(map) => map.get(&token),
-                Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(map) => map.get(&token),
+            Value::Array(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
         })
     }
 
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |v, token| {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            match v {
-                Value::Object(map) => map.get_mut(&token),
-                Value::Array(items) => token
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(move |i| items.get_mut(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(map) => map.get_mut(&token),
+            Value::Array(items) => token
+                .parse::<usize>()
+                .ok()
+                .and_then(move |i| items.get_mut(i)),
+            _ => None,
         })
     }
 
@@ -169,6 +155,19 @@ impl Value {
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
     }
+}
+
+/// The reference tokens of a JSON pointer, unescaped; none for `""`, `None` when it is no pointer.
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
+    let rest = match pointer {
+        "" => None,
+        p => Some(p.strip_prefix('/')?),
+    };
+    Some(
+        rest.into_iter()
+            .flat_map(|r| r.split('/'))
+            .map(|t| t.replace("~1", "/").replace("~0", "~")),
+    )
 }
 
 /// What a value can be indexed by: a member name or an array position.

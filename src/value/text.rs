@@ -54,6 +54,48 @@ impl<'de> Deserialize<'de> for Map {
 
 struct ValueVisitor;
 
+/// The scalar methods of a serde `Visitor` whose `Value` is this crate's [`Value`]: one
+/// definition for every visitor that builds values (this one, `codec::json`'s projection).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! visit_scalars {
+    () => {
+        fn visit_bool<E>(self, v: bool) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::from(v))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::from(v))
+        }
+
+        fn visit_f64<E: ::serde::de::Error>(self, v: f64) -> Result<$crate::value::Value, E> {
+            $crate::value::Number::from_f64(v)
+                .map($crate::value::Value::Number)
+                .ok_or_else(|| E::custom("a number JSON cannot hold"))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::String(v.to_string()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<$crate::value::Value, E> {
+            Ok($crate::value::Value::Null)
+        }
+    };
+}
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -61,39 +103,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("a number JSON cannot hold"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
+    crate::visit_scalars!();
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         Value::deserialize(d)
