@@ -395,7 +395,7 @@ async fn run_case(
             total,
         }) => (
             200,
-            json!({"data": data, "next_cursor": next_cursor, "total": total}),
+            crate::flow::page_value(data, next_cursor, total),
         ),
         Err(p) => (p.status(), Value::from(p.to_json("fixture"))),
     };

@@ -58,7 +58,7 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
             part_header(&mut out, name, Some(filename), Some(ctype));
             push_content(&mut out, &content)?;
         } else {
-            let single = crate::json!({ name: v });
+            let single = Value::Object([(name.to_string(), v.clone())].into_iter().collect());
             for (k, text) in pairs(&single, "multipart")? {
                 check_header_text(&k)?;
                 part_header(&mut out, &k, None, None);

@@ -341,6 +341,15 @@ fn roots<'a>(
     }
 }
 
+/// A canonical page of a list: `{data, next_cursor, total}`.
+pub fn page_value(data: Vec<Value>, next_cursor: Option<String>, total: Option<u64>) -> Value {
+    let mut page = crate::value::Map::with_capacity(3);
+    page.insert("data".into(), Value::Array(data));
+    page.insert("next_cursor".into(), next_cursor.into());
+    page.insert("total".into(), total.into());
+    Value::Object(page)
+}
+
 fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
     match order {
         // The contract: an order (invoice, payment) always has an id.

@@ -212,9 +212,7 @@ fn answer(conn: &Connection, r: &OrderRoute, out: OpOutput) -> Answer {
             data,
             next_cursor,
             total,
-        } => Answer::Ok(
-            json!({"data": data, "next_cursor": next_cursor, "total": total}).to_string(),
-        ),
+        } => Answer::Ok(flow::page_value(data, next_cursor, total).to_string()),
         OpOutput::Order(order) if r.op == Operation::CreateOrder => created(conn, r, order),
         OpOutput::Order(made) if r.op.success_status() == 201 => Answer::Made(made.text),
         OpOutput::Order(order) => Answer::Ok(order.text),
