@@ -393,10 +393,7 @@ async fn run_case(
             data,
             next_cursor,
             total,
-        }) => (
-            200,
-            crate::flow::page_value(data, next_cursor, total),
-        ),
+        }) => (200, crate::flow::page_value(data, next_cursor, total)),
         Err(p) => (p.status(), Value::from(p.to_json("fixture"))),
     };
     if let Some(s) = expected_status

@@ -524,6 +524,24 @@ impl<'m> Evaluator<'m> {
             }
             return Ok(Some(total));
         }
+        // A query (`$.lines[*].amount`): its matches added where they are, not copied into a
+        // list first. One match is taken as `select` gives it (a list's elements are added).
+        if let Template::Select(sel) = inner
+            && !sel.is_single()
+            && let Some(Cow::Borrowed(base)) = root_value(sel.root, s)
+        {
+            let found = sel.select_all(base);
+            // As a selected value: none, or one null, is absent.
+            let items: Vec<&Value> = match found.as_slice() {
+                [] | [Value::Null] => return Ok(None),
+                [Value::Array(list)] => list.iter().collect(),
+                _ => found,
+            };
+            for item in items.into_iter().filter(|i| !i.is_null()) {
+                total = add(total, to_decimal(item).ok_or_else(|| not_number(item))?)?;
+            }
+            return Ok(Some(total));
+        }
         let Some(v) = self.eval_depth(inner, s, depth)? else {
             return Ok(None);
         };
@@ -535,6 +553,21 @@ impl<'m> Evaluator<'m> {
             total = add(total, to_decimal(item).ok_or_else(|| not_number(item))?)?;
         }
         Ok(Some(total))
+    }
+
+    /// Whether a template has a value; a query's matches are counted, not copied.
+    fn present(&self, t: &Template, s: &Scope<'_>, depth: usize) -> Result<bool, EvalError> {
+        if let Template::Select(sel) = t
+            && !sel.is_single()
+            && let Some(Cow::Borrowed(base)) = root_value(sel.root, s)
+        {
+            // As a selected value: none, or one null, is absent.
+            return Ok(!matches!(
+                sel.select_all(base).as_slice(),
+                [] | [Value::Null]
+            ));
+        }
+        Ok(self.eval_depth(t, s, depth)?.is_some())
     }
 
     /// A template's value as an operand of arithmetic. Arithmetic nested in arithmetic (also
@@ -669,7 +702,14 @@ impl<'m> Evaluator<'m> {
             Template::Select(sel) => {
                 let base = root_value(sel.root, s);
                 let Some(base) = base else { return Ok(false) };
-                if sel.select(&base).is_none_or(|v| v.is_null()) {
+                // Nothing to walk: the source is absent or null (for a query, no match or one
+                // null match; its matches counted, not copied).
+                let absent = if sel.is_single() {
+                    sel.select(&base).is_none_or(|v| v.is_null())
+                } else {
+                    matches!(sel.select_all(&base).as_slice(), [] | [Value::Null])
+                };
+                if absent {
                     return Ok(false);
                 }
                 match base {
@@ -937,8 +977,8 @@ impl<'m> Evaluator<'m> {
                     found
                 }
             },
-            Predicate::Exists(a) => ev(a)?.is_some(),
-            Predicate::Missing(a) => ev(a)?.is_none(),
+            Predicate::Exists(a) => self.present(a, s, depth)?,
+            Predicate::Missing(a) => !self.present(a, s, depth)?,
             Predicate::Empty(a) => match ev(a)? {
                 None => true,
                 Some(v) => match v.as_ref() {
@@ -1402,6 +1442,42 @@ mod tests {
         )
         .expect_err("3.5 is no integer");
         assert_eq!(e.pointer.as_deref(), Some("/lines/2/q"));
+    }
+
+    #[test]
+    fn sums_and_exists_over_queries_read_the_matches_in_place() {
+        let input = json!({
+            "a": [{"n": 1.5}, {"n": null}, {"n": "2.25"}],
+            "one": [{"list": [1, 2]}],
+            "none": [],
+            "bad": [{"n": 1}, {"n": {"x": 1}}]
+        });
+        let sum = |path: &str| run(&format!("{{ sum: \"{path}\" }}"), input.clone());
+        assert_eq!(sum("$.a[*].n").expect("ok"), Some(json!(3.75)));
+        // One match is taken whole: a list's elements are added.
+        assert_eq!(sum("$.one[*].list").expect("ok"), Some(json!(3)));
+        assert_eq!(sum("$.none[*].n").expect("ok"), None);
+        assert_eq!(sum("$.a[1:2].n").expect("ok"), None);
+        let e = sum("$.bad[*].n").expect_err("an object is no number");
+        assert!(e.message.contains("expected numbers"), "{}", e.message);
+        // `exists`/`missing` on a query: present unless it matches nothing or one null.
+        for (path, there) in [
+            ("$.a[*].n", true),
+            ("$.a[0:1].n", true),
+            ("$.a[1:2].n", false),
+            ("$.none[*].n", false),
+        ] {
+            let yes = run(
+                &format!("{{ if: {{ exists: \"{path}\" }}, then: 1, else: 0 }}"),
+                input.clone(),
+            );
+            assert_eq!(yes.expect("ok"), Some(json!(u8::from(there))), "{path}");
+            let no = run(
+                &format!("{{ if: {{ missing: \"{path}\" }}, then: 1, else: 0 }}"),
+                input.clone(),
+            );
+            assert_eq!(no.expect("ok"), Some(json!(u8::from(!there))), "{path}");
+        }
     }
 
     #[test]
