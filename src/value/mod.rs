@@ -1,10 +1,11 @@
 //! The JSON value the engine works on: the canonical request, the vendors' answers, the
 //! settings and every value a template computes.
 //!
-//! Shaped like `serde_json::Value` (same variants, same accessors) with two differences that
-//! matter on every request: objects keep their members in written order in a [`Map`] made for
-//! small objects (no hashing up to 32 members), and numbers are `serde_json::Number` with
-//! `arbitrary_precision`, so they keep their decimal text exactly (never an `f64`).
+//! Shaped like `serde_json::Value` (same variants, same accessors), with the difference that
+//! matters on every request: objects keep their members in written order in a [`Map`] made for
+//! small objects (no hashing up to 32 members; serde_json's `preserve_order` hashes every key
+//! with SipHash). Numbers are serde_json's `Number` with `arbitrary_precision`: they keep their
+//! decimal text exactly (never an `f64`).
 //!
 //! - `map`: the object type;
 //! - `text`: reading and writing JSON text (serde), and conversions from and to `serde_json`;
