@@ -526,14 +526,9 @@ impl<'m> Evaluator<'m> {
         }
         // A query (`$.lines[*].amount`): its matches added where they are, not copied into a
         // list first. One match is taken as `select` gives it (a list's elements are added).
-        if let Template::Select(sel) = inner
-            && !sel.is_single()
-            && let Some(Cow::Borrowed(base)) = root_value(sel.root, s)
-        {
-            let found = sel.select_all(base);
-            // As a selected value: none, or one null, is absent.
+        if let Some(found) = query_matches(inner, s) {
             let items: Vec<&Value> = match found.as_slice() {
-                [] | [Value::Null] => return Ok(None),
+                found if no_match(found) => return Ok(None),
                 [Value::Array(list)] => list.iter().collect(),
                 _ => found,
             };
@@ -557,15 +552,8 @@ impl<'m> Evaluator<'m> {
 
     /// Whether a template has a value; a query's matches are counted, not copied.
     fn present(&self, t: &Template, s: &Scope<'_>, depth: usize) -> Result<bool, EvalError> {
-        if let Template::Select(sel) = t
-            && !sel.is_single()
-            && let Some(Cow::Borrowed(base)) = root_value(sel.root, s)
-        {
-            // As a selected value: none, or one null, is absent.
-            return Ok(!matches!(
-                sel.select_all(base).as_slice(),
-                [] | [Value::Null]
-            ));
+        if let Some(found) = query_matches(t, s) {
+            return Ok(!no_match(&found));
         }
         Ok(self.eval_depth(t, s, depth)?.is_some())
     }
@@ -707,7 +695,7 @@ impl<'m> Evaluator<'m> {
                 let absent = if sel.is_single() {
                     sel.select(&base).is_none_or(|v| v.is_null())
                 } else {
-                    matches!(sel.select_all(&base).as_slice(), [] | [Value::Null])
+                    no_match(&sel.select_all(&base))
                 };
                 if absent {
                     return Ok(false);
@@ -1105,6 +1093,24 @@ pub fn select<'a>(sel: &Selector, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
         Cow::Borrowed(b) => sel.select(b),
         Cow::Owned(o) => sel.select(&o).map(|v| Cow::Owned(v.into_owned())),
     }
+}
+
+/// The matches of a query selector (`$.lines[*].amount`), read where they are: for callers
+/// that count or add them, where `select` would copy several into a list. `None` for any
+/// other template, or a root made during the evaluation.
+fn query_matches<'a>(t: &Template, s: &Scope<'a>) -> Option<Vec<&'a Value>> {
+    match t {
+        Template::Select(sel) if !sel.is_single() => match root_value(sel.root, s)? {
+            Cow::Borrowed(base) => Some(sel.select_all(base)),
+            Cow::Owned(_) => None,
+        },
+        _ => None,
+    }
+}
+
+/// Matches that a selected value reads as absent: none, or one null.
+fn no_match(found: &[&Value]) -> bool {
+    matches!(found, [] | [Value::Null])
 }
 
 /// The pointers of the elements `each` walks, made when asked for.
