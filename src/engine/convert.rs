@@ -256,12 +256,11 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
             Ok(decimal_value(d.trunc(), None))
         }
         Convert::Decimal(scale) => {
+            // A plainly written number is cut to its normalized text (`unchanged` passed on
+            // one already normalized).
             if let (None, Value::Number(n)) = (scale, &v)
                 && let Some(t) = plain_normalized(n.as_str())
             {
-                if t.len() == n.as_str().len() {
-                    return Ok(v);
-                }
                 return Number::from_str(t)
                     .map(Value::Number)
                     .map_err(|e| e.to_string());

@@ -143,10 +143,6 @@ impl Map {
     pub fn values(&self) -> impl Iterator<Item = &Value> {
         self.iter().map(|(_, v)| v)
     }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.iter_mut().map(|(_, v)| v)
-    }
 }
 
 pub struct Iter<'a>(IterRepr<'a>);

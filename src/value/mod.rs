@@ -119,17 +119,9 @@ impl Value {
         matches!(self, Value::Object(_))
     }
 
-    pub fn is_number(&self) -> bool {
-        matches!(self, Value::Number(_))
-    }
-
     /// The member `key` of an object, or the element at a position of an array.
     pub fn get<I: Index>(&self, index: I) -> Option<&Value> {
         index.index_into(self)
-    }
-
-    pub fn get_mut<I: Index>(&mut self, index: I) -> Option<&mut Value> {
-        index.index_into_mut(self)
     }
 
     /// The value at a JSON pointer (RFC 6901), `""` being the value itself.
@@ -174,7 +166,6 @@ fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
 /// What a value can be indexed by: a member name or an array position.
 pub trait Index: sealed::Sealed {
     fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value>;
-    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value>;
     fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value;
 }
 
@@ -189,9 +180,6 @@ mod sealed {
 impl Index for str {
     fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
         v.as_object()?.get(self)
-    }
-    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
-        v.as_object_mut()?.get_mut(self)
     }
     fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
         if v.is_null() {
@@ -212,9 +200,6 @@ impl Index for String {
     fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
         self.as_str().index_into(v)
     }
-    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
-        self.as_str().index_into_mut(v)
-    }
     fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
         self.as_str().index_or_insert(v)
     }
@@ -223,9 +208,6 @@ impl Index for String {
 impl Index for usize {
     fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
         v.as_array()?.get(*self)
-    }
-    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
-        v.as_array_mut()?.get_mut(*self)
     }
     fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
         let len = v.as_array().map_or(0, Vec::len);
@@ -238,9 +220,6 @@ impl Index for usize {
 impl<T: Index + ?Sized> Index for &T {
     fn index_into<'v>(&self, v: &'v Value) -> Option<&'v Value> {
         (**self).index_into(v)
-    }
-    fn index_into_mut<'v>(&self, v: &'v mut Value) -> Option<&'v mut Value> {
-        (**self).index_into_mut(v)
     }
     fn index_or_insert<'v>(&self, v: &'v mut Value) -> &'v mut Value {
         (**self).index_or_insert(v)
@@ -289,18 +268,6 @@ impl PartialEq<&str> for Value {
     }
 }
 
-impl PartialEq<String> for Value {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == Some(other.as_str())
-    }
-}
-
-impl PartialEq<bool> for Value {
-    fn eq(&self, other: &bool) -> bool {
-        self.as_bool() == Some(*other)
-    }
-}
-
 macro_rules! eq_integer {
     ($($t:ty)*) => {$(
         impl PartialEq<$t> for Value {
@@ -331,12 +298,6 @@ impl From<String> for Value {
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::String(s.to_string())
-    }
-}
-
-impl From<std::borrow::Cow<'_, str>> for Value {
-    fn from(s: std::borrow::Cow<'_, str>) -> Value {
-        Value::String(s.into_owned())
     }
 }
 
@@ -375,12 +336,6 @@ macro_rules! from_integer {
 }
 
 from_integer!(i8 i16 i32 i64 isize u8 u16 u32 u64 usize);
-
-impl FromIterator<Value> for Value {
-    fn from_iter<I: IntoIterator<Item = Value>>(items: I) -> Value {
-        Value::Array(items.into_iter().collect())
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -163,12 +163,6 @@ impl From<serde_json::Value> for Value {
     }
 }
 
-impl From<&serde_json::Value> for Value {
-    fn from(v: &serde_json::Value) -> Value {
-        Value::from(v.clone())
-    }
-}
-
 impl From<Value> for serde_json::Value {
     fn from(v: Value) -> serde_json::Value {
         match v {
