@@ -11,6 +11,8 @@
 #   ordergate the release binary, connections dokos (JSON), mrdoc-xml (XML), valomnia (form),
 #             all pointing at the upstream
 #   proxy     nginx, plain proxy_pass to the upstream with upstream keepalive: the baseline
+#   bare      examples/bare_proxy.rs: ordergate's stack (tokio, hyper, hyper-util's pooled
+#             client, mimalloc) forwarding bytes, no translation, log or metrics: its floor
 #   direct    wrk straight at the upstream: the rig's limit
 # The servers share one core (SERVER_CPU), wrk runs on another (LOAD_CPU).
 #
@@ -72,6 +74,11 @@ if [[ $BUILD == 1 && -z ${ORDERGATE_BIN:-} ]]; then
     (cd "$ROOT" && timeout 3600 cargo build --release --quiet --bin ordergate)
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+BARE=$TARGET_DIR/release/examples/bare_proxy
+if [[ $BUILD == 1 ]]; then
+    (cd "$ROOT" && timeout 3600 cargo build --release --quiet --example bare_proxy)
+fi
+[[ -x $BARE ]] || die "no bare proxy at $BARE (cargo build --release --example bare_proxy)"
 
 # ---- scratch dir and cleanup -------------------------------------------------------------
 TMP=$(mktemp -d /tmp/ordergate-load.XXXXXX)
@@ -282,18 +289,24 @@ start "$TMP/ordergate.log" env ORDERGATE_LOG=$GW_LOG "$BIN" serve --config "$TMP
     --listen "127.0.0.1:$GW_PORT" --admin "127.0.0.1:$ADMIN_PORT"
 GW=$LAST_PID
 wait_port "$GW_PORT"
+BARE_PORT=$(free_port)
+start "$TMP/bare.log" "$BARE" "127.0.0.1:$BARE_PORT" "http://127.0.0.1:$UP_PORT"
+BARE_PID=$LAST_PID
+wait_port "$BARE_PORT"
 sleep 1
 GW_IDLE_RSS=$(rss_kb "$GW")
 PROXY_IDLE_RSS=$(rss_kb "$PROXY")
+BARE_IDLE_RSS=$(rss_kb "$BARE_PID")
 UP_IDLE_RSS=$(rss_kb "$UP")
 
 gw_url() { echo "http://127.0.0.1:$GW_PORT/v1/connections/$1/orders"; }
 proxy_url() { echo "http://127.0.0.1:$PROXY_PORT${VPATH[$1]}"; }
+bare_url() { echo "http://127.0.0.1:$BARE_PORT${VPATH[$1]}"; }
 direct_url() { echo "http://127.0.0.1:$UP_PORT${VPATH[$1]}"; }
 
 # ---- one request each, checked ---------------------------------------------------------------
 for v in $VENDORS; do
-    for t in gw proxy direct; do
+    for t in gw proxy bare direct; do
         url=$("${t}_url" "$v")
         code=$(curl -s -o "$TMP/check.out" -w '%{http_code}' --max-time 10 \
             -H 'content-type: application/json' --data-binary "@$BENCH/orders/$v.json" "$url") || code=000
@@ -336,7 +349,7 @@ printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_
 run() {
     local phase=$1 round=$2 target=$3 v=$4 conns=$5 secs=$6 url session up0 up1 s0 s1 rss out res
     url=$("${target}_url" "$v")
-    case $target in gw) session=$GW ;; proxy) session=$PROXY ;; direct) session=$UP ;; esac
+    case $target in gw) session=$GW ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; direct) session=$UP ;; esac
     s0=$(cpu_ticks "$session")
     up0=$(cpu_ticks "$UP")
     ORDER_FILE=$BENCH/orders/$v.json timeout $((secs + 30)) taskset -c "$LOAD_CPU" \
@@ -363,6 +376,7 @@ say "warm-up"
 for v in $VENDORS; do
     run warmup 0 gw "$v" "$CONNS" 1
     run warmup 0 proxy "$v" "$CONNS" 1
+    run warmup 0 bare "$v" "$CONNS" 1
 done
 
 say "throughput: $ROUNDS rounds x ${DURATION}s, $CONNS connections (wrk on cpu $LOAD_CPU, servers on cpu $SERVER_CPU)"
@@ -371,6 +385,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for v in $VENDORS; do
         run load "$r" gw "$v" "$CONNS" "$DURATION"
         run load "$r" proxy "$v" "$CONNS" "$DURATION"
+        run load "$r" bare "$v" "$CONNS" "$DURATION"
         run load "$r" direct "$v" "$CONNS" "$DURATION"
     done
 done
@@ -380,6 +395,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for v in $VENDORS; do
         run latency "$r" gw "$v" 1 "$LAT_DURATION"
         run latency "$r" proxy "$v" 1 "$LAT_DURATION"
+        run latency "$r" bare "$v" 1 "$LAT_DURATION"
         run latency "$r" direct "$v" 1 "$LAT_DURATION"
     done
 done
@@ -480,29 +496,30 @@ print()
 print("Throughput, $CONNS connections, $ROUNDS rounds x ${DURATION}s (median req/s and latency; CPU = all rounds' CPU / all requests)")
 print(f"{'target':8} {'vendor':10} {'req/s':>8} {'p50 us':>7} {'p99 us':>7} {'CPU us/req':>10} {'per round':>22} {'upstream us/req':>15} {'RSS MB':>7} {'bad':>4}")
 for v in vendors:
-    for t in ("gw", "proxy", "direct"):
+    for t in ("gw", "proxy", "bare", "direct"):
         a = agg("load", t, v)
         if a:
             per = " ".join(f"{c:.1f}" for c in a["cpus"])
             print(f"{t:8} {v:10} {a['rps']:8.0f} {a['p50']:7.0f} {a['p99']:7.0f} {a['cpu']:10.1f} {per:>22} {a['up']:15.1f} {a['rss']/1024:7.1f} {a['bad']:4d}")
 print()
-print("Ratios, ordergate / nginx plain proxy (same run)")
-print(f"{'vendor':10} {'CPU/req':>8} {'per round':>22} {'req/s':>7} {'target':>7}")
+print("Ratios, ordergate / nginx plain proxy (same run); bare = the bare hyper proxy / nginx")
+print(f"{'vendor':10} {'CPU/req':>8} {'per round':>22} {'req/s':>7} {'target':>7} {'bare CPU':>9} {'gw - bare us':>13}")
 for v in vendors:
-    g, p = agg("load", "gw", v), agg("load", "proxy", v)
+    g, p, b = agg("load", "gw", v), agg("load", "proxy", v), agg("load", "bare", v)
     if not (g and p): continue
     gr = [r for r in rows if r["phase"] == "load" and r["target"] == "gw" and r["vendor"] == v]
     pr = [r for r in rows if r["phase"] == "load" and r["target"] == "proxy" and r["vendor"] == v]
     per = " ".join(f"{cpu(a) / cpu(b):.2f}" for a, b in zip(gr, pr))
     goal = 1.75 if v == "dokos" else 2.0
-    print(f"{v:10} {g['cpu'] / p['cpu']:8.2f} {per:>22} {g['rps'] / p['rps']:7.2f} {'<= ' + str(goal):>7}")
+    bare = f"{b['cpu'] / p['cpu']:9.2f} {g['cpu'] - b['cpu']:13.1f}" if b else ""
+    print(f"{v:10} {g['cpu'] / p['cpu']:8.2f} {per:>22} {g['rps'] / p['rps']:7.2f} {'<= ' + str(goal):>7} {bare}")
 print()
 print("Latency at one connection (median of rounds' p50, us); added = over direct-to-upstream")
-print(f"{'vendor':10} {'direct':>7} {'proxy':>7} {'gw':>7} {'proxy added':>12} {'gw added':>9}")
+print(f"{'vendor':10} {'direct':>7} {'proxy':>7} {'bare':>7} {'gw':>7} {'proxy added':>12} {'bare added':>11} {'gw added':>9}")
 for v in vendors:
-    d, p, g = (agg("latency", t, v) for t in ("direct", "proxy", "gw"))
-    if d and p and g:
-        print(f"{v:10} {d['p50']:7.0f} {p['p50']:7.0f} {g['p50']:7.0f} {p['p50'] - d['p50']:12.0f} {g['p50'] - d['p50']:9.0f}")
+    d, p, b, g = (agg("latency", t, v) for t in ("direct", "proxy", "bare", "gw"))
+    if d and p and b and g:
+        print(f"{v:10} {d['p50']:7.0f} {p['p50']:7.0f} {b['p50']:7.0f} {g['p50']:7.0f} {p['p50'] - d['p50']:12.0f} {b['p50'] - d['p50']:11.0f} {g['p50'] - d['p50']:9.0f}")
 print()
 print("Memory (RSS, MB; nginx = master + worker)")
 print(f"  ordergate idle at start {int('$GW_IDLE_RSS')/1024:.1f}, idle after the runs {int('$GW_IDLE_AFTER')/1024:.1f}, "
@@ -515,7 +532,7 @@ for t in ("gw", "proxy"):
         r = m[0]
         print(f"  {t:5} under wrk -c {r['conns']}: RSS {int(r['rss_kb'])/1024:.1f} (peak {int(r['hwm_kb'])/1024:.1f}), "
               f"{rps(r):.0f} req/s, p99 {int(r['p99_us'])/1000:.1f} ms, non-2xx/errors {r['non2xx']}/{r['errors']}")
-print(f"  ordergate idle at the end {int('$GW_IDLE_END')/1024:.1f}; upstream nginx idle {int('$UP_IDLE_RSS')/1024:.1f}")
+print(f"  ordergate idle at the end {int('$GW_IDLE_END')/1024:.1f}; upstream nginx idle {int('$UP_IDLE_RSS')/1024:.1f}; bare proxy idle {int('$BARE_IDLE_RSS')/1024:.1f}")
 EOF
 say "raw figures: $RESULTS_FILE"
 
