@@ -27,11 +27,12 @@ pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
         return Ok(Value::Null);
     }
     let bad = |e: serde_json::Error| CodecError::decode("JSON", e.to_string());
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Project { need, depth: 1 }
-        .deserialize(&mut de)
-        .map_err(bad)?;
-    de.end().map_err(bad)?;
+    // UTF-8 checked once, not string by string (see `value::from_json_bytes`).
+    let value = match std::str::from_utf8(bytes) {
+        Ok(text) => project(serde_json::Deserializer::from_str(text), need),
+        Err(_) => project(serde_json::Deserializer::from_slice(bytes), need),
+    }
+    .map_err(bad)?;
     // Skipped parts are held to the limit as they are read; kept ones are measured here.
     if depth(&value) > MAX_DEPTH {
         return Err(CodecError::decode(
@@ -39,6 +40,15 @@ pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
             format!("nested deeper than {MAX_DEPTH} levels"),
         ));
     }
+    Ok(value)
+}
+
+fn project<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    need: &Need,
+) -> Result<Value, serde_json::Error> {
+    let value = Project { need, depth: 1 }.deserialize(&mut de)?;
+    de.end()?;
     Ok(value)
 }
 

@@ -5,6 +5,8 @@
 //! is never sent as an empty one.
 
 use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::value::{Map, Number, Value};
 use rust_decimal::Decimal;
@@ -156,6 +158,23 @@ pub struct Evaluator<'m> {
     /// Named templates whose value is kept per focus (none unless [`Evaluator::memoizing`]).
     kept_per_focus: &'m [bool],
     memo: Memo,
+    /// While [`Evaluator::write_json_noting`] writes: where each member of the top-level object
+    /// went, once that object is written from an object template.
+    written: Mutex<Option<Noted>>,
+}
+
+/// A member of the object [`Evaluator::write_json_noting`] wrote: where its name (as JSON
+/// text, quotes included) and its value's text are in the output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub name: Range<usize>,
+    pub value: Range<usize>,
+}
+
+#[derive(Default)]
+struct Noted {
+    object: bool,
+    members: Vec<Member>,
 }
 
 impl<'m> Evaluator<'m> {
@@ -164,6 +183,7 @@ impl<'m> Evaluator<'m> {
             templates,
             kept_per_focus: &[],
             memo: Memo::default(),
+            written: Mutex::new(None),
         }
     }
 
@@ -756,6 +776,42 @@ impl<'m> Evaluator<'m> {
         self.write_json_depth(t, s, out, 0)
     }
 
+    /// [`Evaluator::write_json`] into an empty `out`, also telling where each member of the
+    /// object written at the top was written (none when the value is not an object of literal
+    /// names, which is then built before it is written): what the caller needs of the result
+    /// (an id, say) is read there, not parsed back from the whole text.
+    pub fn write_json_noting(
+        &self,
+        t: &Template,
+        s: &Scope<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Vec<Member>>, EvalError> {
+        out.clear();
+        *self.noted() = Some(Noted::default());
+        let written = self.write_json(t, s, out);
+        let noted = self.noted().take();
+        if !written? {
+            return Ok(None);
+        }
+        Ok(noted.filter(|n| n.object).map(|n| n.members))
+    }
+
+    fn noted(&self) -> MutexGuard<'_, Option<Noted>> {
+        // A panic while holding it leaves at worst a partial list, which is then not used.
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the members of the object about to be written at the top are noted.
+    fn note_object(&self) -> bool {
+        match self.noted().as_mut() {
+            Some(noted) => {
+                noted.object = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn write_json_depth(
         &self,
         t: &Template,
@@ -774,6 +830,8 @@ impl<'m> Evaluator<'m> {
                     .iter()
                     .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
             {
+                // Only the top-level object starts an empty output.
+                let top = out.is_empty() && self.note_object();
                 out.push(b'{');
                 let mut any = false;
                 for (key, value) in fields {
@@ -781,9 +839,22 @@ impl<'m> Evaluator<'m> {
                         continue;
                     };
                     member(out, &mut any, |out| {
+                        let name_start = out.len();
                         write_value(out, key)?;
+                        let name = name_start..out.len();
                         out.push(b':');
-                        self.write_json_depth(value, s, out, depth)
+                        let value_start = out.len();
+                        let written = self.write_json_depth(value, s, out, depth)?;
+                        if top
+                            && written
+                            && let Some(noted) = self.noted().as_mut()
+                        {
+                            noted.members.push(Member {
+                                name,
+                                value: value_start..out.len(),
+                            });
+                        }
+                        Ok(written)
                     })?;
                 }
                 out.push(b'}');
@@ -1322,6 +1393,87 @@ mod tests {
             )
         })
         .unwrap_or_else(|e| panic!("{result}: {e}"))
+    }
+
+    /// `write_json_noting` of `result:` on `focus`: the text, and each noted member's name and
+    /// value as text.
+    fn noted(result: &str, focus: Value) -> (String, Option<Vec<(String, String)>>) {
+        let head =
+            "templates:\n  order: { id: $.id, lines: { each: $.lines, to: { id: $.id } } }\n";
+        with_result(head, result, &focus, &Value::Null, |ev, t, scope| {
+            let mut out = b"stale".to_vec();
+            let members = ev.write_json_noting(t, scope, &mut out).expect("writes");
+            let text = String::from_utf8(out).expect("utf8");
+            let members = members.map(|ms| {
+                ms.iter()
+                    .map(|m| {
+                        (
+                            text[m.name.clone()].to_string(),
+                            text[m.value.clone()].to_string(),
+                        )
+                    })
+                    .collect()
+            });
+            (text, members)
+        })
+        .unwrap_or_else(|e| panic!("{result}: {e}"))
+    }
+
+    #[test]
+    fn noting_tells_where_each_top_level_member_was_written() {
+        let focus = json!({"id": "SO-1", "lines": [{"id": "L1"}, {"id": "L\"2"}], "n": 2.50});
+        let pairs = |ms: &[(&str, &str)]| {
+            Some(
+                ms.iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // Nested objects are not noted; absent members neither.
+        let (text, members) = noted(
+            "{ id: $.id, gone: $.nope, n: $.n, lines: { each: $.lines, to: { id: $.id } } }",
+            focus.clone(),
+        );
+        assert_eq!(
+            text,
+            r#"{"id":"SO-1","n":2.5,"lines":[{"id":"L1"},{"id":"L\"2"}]}"#
+        );
+        assert_eq!(
+            members,
+            pairs(&[
+                ("\"id\"", "\"SO-1\""),
+                ("\"n\"", "2.5"),
+                ("\"lines\"", r#"[{"id":"L1"},{"id":"L\"2"}]"#)
+            ])
+        );
+        // Through a named template, an `if`, a merge whose extras are absent.
+        for result in [
+            "{ use: order }",
+            "{ if: { exists: $.id }, then: { use: order } }",
+            "{ merge: [ { id: $.id }, $.nope ] }",
+        ] {
+            let (text, members) = noted(result, focus.clone());
+            let members = members.unwrap_or_else(|| panic!("{result}: not noted"));
+            assert_eq!(
+                members[0],
+                ("\"id\"".to_string(), "\"SO-1\"".to_string()),
+                "{result}: {text}"
+            );
+        }
+        // Not written from an object template: nothing noted (the caller reads the text).
+        for result in [
+            "$.lines[0]",
+            "{ merge: [ { id: $.id }, { x: 1 } ] }",
+            "[ $.id ]",
+        ] {
+            let (text, members) = noted(result, focus.clone());
+            assert!(
+                !text.is_empty() && members.is_none(),
+                "{result}: {text} {members:?}"
+            );
+        }
+        // Nothing written.
+        assert_eq!(noted("$.nope", focus), (String::new(), None));
     }
 
     #[test]

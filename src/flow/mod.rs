@@ -12,7 +12,7 @@ use chrono::{SecondsFormat, Utc};
 
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::{Direction, ErrorCode, FieldError, Problem};
-use crate::engine::eval::{EvalError, Evaluator, Roots, Scope};
+use crate::engine::eval::{EvalError, Evaluator, Member, Roots, Scope};
 use crate::engine::plan::{Mapping, ResultPlan};
 use crate::engine::render::{RenderError, render};
 use crate::upstream::Transport;
@@ -258,13 +258,21 @@ async fn run_inner<T: Transport>(
         ResultPlan::Empty => Ok(OpOutput::Empty),
         ResultPlan::Order(t) => {
             let mut text = Vec::with_capacity(2048);
-            if !ev
-                .write_json(t, &scope, &mut text)
+            let Some(members) = ev
+                .write_json_noting(t, &scope, &mut text)
                 .map_err(answer_problem)?
-            {
-                return Err(no_order());
-            }
-            Ok(OpOutput::Order(order_json(text, target.name)?))
+            else {
+                // Nothing written, or not as an object template: read back from its text.
+                if text.is_empty() {
+                    return Err(no_order());
+                }
+                return Ok(OpOutput::Order(order_json(text, target.name)?));
+            };
+            Ok(OpOutput::Order(written_order_json(
+                text,
+                &members,
+                target.name,
+            )?))
         }
         ResultPlan::List {
             items,
@@ -373,6 +381,44 @@ fn no_order() -> Problem {
     )
 }
 
+/// [`order_json`], for a result written from an object template: its id read where the writer
+/// says it wrote it (the text is not parsed back).
+fn written_order_json(
+    text: Vec<u8>,
+    members: &[Member],
+    connection: &str,
+) -> Result<OrderJson, Problem> {
+    let named = |name: &[u8]| {
+        members
+            .iter()
+            .find(|m| text.get(m.name.clone()) == Some(name))
+    };
+    if named(b"\"connection\"").is_some() {
+        return order_json(text, connection);
+    }
+    let id = named(b"\"id\"")
+        .and_then(|m| text.get(m.value.clone()))
+        .filter(|t| t.first() == Some(&b'"'))
+        .and_then(|t| serde_json::from_slice::<String>(t).ok())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(no_order)?;
+    Ok(OrderJson {
+        id,
+        text: connection_appended(text, connection)?,
+    })
+}
+
+/// An object's JSON text as `write_json` wrote it (it ends with its closing brace), with a
+/// last member `connection`.
+fn connection_appended(text: Vec<u8>, connection: &str) -> Result<String, Problem> {
+    let mut text = String::from_utf8(text).map_err(|_| no_order())?;
+    text.pop();
+    text.push_str(",\"connection\":");
+    text.push_str(&Value::String(connection.to_string()).to_string());
+    text.push('}');
+    Ok(text)
+}
+
 /// What `with_connection` does, on a result written as JSON text: the order must be an object
 /// with a non-empty text `id`; `connection` is added (replaced, when the result wrote one).
 fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
@@ -388,10 +434,9 @@ fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
     else {
         return Err(no_order());
     };
-    let mut text = String::from_utf8(text).map_err(|_| no_order())?;
     if head.connection.is_some() {
         let order = with_connection(
-            serde_json::from_str(&text).map_err(|_| no_order())?,
+            crate::value::from_json_bytes(&text).map_err(|_| no_order())?,
             connection,
         )?;
         return Ok(OrderJson {
@@ -399,12 +444,10 @@ fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
             text: order.to_string(),
         });
     }
-    // The text is an object written by `write_json`: it ends with its closing brace.
-    text.pop();
-    text.push_str(",\"connection\":");
-    text.push_str(&Value::String(connection.to_string()).to_string());
-    text.push('}');
-    Ok(OrderJson { id, text })
+    Ok(OrderJson {
+        id,
+        text: connection_appended(text, connection)?,
+    })
 }
 
 /// The canonical request cannot be expressed for this vendor.
@@ -487,6 +530,51 @@ mod tests {
         // A result that writes `connection` itself gets it replaced, where it stood.
         let o = order(r#"{"connection":"x","id":"SO-2"}"#).expect("an order");
         assert_eq!(o.text, r#"{"connection":"shop \"eu\"","id":"SO-2"}"#);
+    }
+
+    /// `written_order_json` with the members of each top-level `"name":value` pair of `text`
+    /// (found here by parsing it; the writer notes them as it writes).
+    fn written(text: &str) -> Result<OrderJson, Problem> {
+        let mut members = Vec::new();
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+            // Members follow each other: each is looked for after the one before.
+            let mut from = 1;
+            for (name, value) in map {
+                let name_text = serde_json::Value::String(name).to_string();
+                let at = from + text[from..].find(&format!("{name_text}:")).expect("member");
+                let value_text = value.to_string();
+                let value_at = at + name_text.len() + 1;
+                assert!(text[value_at..].starts_with(&value_text), "{text}");
+                from = value_at + value_text.len();
+                members.push(Member {
+                    name: at..at + name_text.len(),
+                    value: value_at..from,
+                });
+            }
+        }
+        written_order_json(text.as_bytes().to_vec(), &members, "shop \"eu\"")
+    }
+
+    #[test]
+    fn an_order_read_where_it_was_written_is_the_order_read_back_from_its_text() {
+        for text in [
+            r#"{"id":"SO-1","lines":[{"id":"x"}],"total":1.5}"#,
+            r#"{"lines":[{"id":"x"}],"id":"S\"Oé"}"#,
+            r#"{"connection":"x","id":"SO-2"}"#,
+            r#"{"name":"SO-1"}"#,
+            r#"{"id":""}"#,
+            r#"{"id":7}"#,
+            r#"{"id":null}"#,
+            r#"{}"#,
+        ] {
+            match (order(text), written(text)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!((a.id, a.text), (b.id, b.text), "{text}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.code, b.code, "{text}"),
+                (a, b) => panic!("{text}: {:?} vs {:?}", a.map(|o| o.text), b.map(|o| o.text)),
+            }
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::fmt;
 pub use map::Map;
 pub use schema::Schema;
 pub use serde_json::Number;
-pub use text::NUMBER_KEY;
+pub use text::{NUMBER_KEY, from_json_bytes};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Value {
