@@ -2,8 +2,9 @@
 //!
 //! A selector names a root and a JSONPath below it. The path is parsed once, at load, by
 //! jsonpath-rust. Paths made only of names and indexes (the common case) are walked directly;
-//! anything richer (filters, wildcards, slices, descendants) runs through jsonpath-rust's
-//! compiled query.
+//! so are queries that only pick names, indexes and wildcards, unions of them included
+//! (`$['products','services'][*].sum`); anything richer (filters, slices, descendants) runs
+//! through jsonpath-rust's compiled query, which writes the path of every node it visits.
 
 use std::borrow::Cow;
 
@@ -73,8 +74,30 @@ pub enum Step {
 pub enum PathKind {
     /// Only names and indexes: walked directly.
     Simple(Vec<Step>),
-    /// Anything else: jsonpath-rust.
-    Query(Box<JpQuery>),
+    /// Anything else: a query that may match several values.
+    Query(Box<Query>),
+}
+
+/// A query: picks walked here when its segments only pick names, indexes and wildcards, else
+/// jsonpath-rust's compiled query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    parsed: JpQuery,
+    picks: Option<Vec<Vec<Pick>>>,
+}
+
+/// One selector of a segment a query walks itself.
+#[derive(Debug, Clone, PartialEq)]
+enum Pick {
+    Key(String),
+    Index(i64),
+    All,
+}
+
+/// A step of a match's location, for its JSON pointer.
+enum At<'a> {
+    Key(&'a str),
+    Index(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -138,7 +161,10 @@ impl Selector {
         })?;
         let path = match simple_steps(&query) {
             Some(steps) => PathKind::Simple(steps),
-            None => PathKind::Query(Box::new(query)),
+            None => PathKind::Query(Box::new(Query {
+                picks: picks_of(&query),
+                parsed: query,
+            })),
         };
         Ok(Selector {
             suffix: suffix_of(&path),
@@ -164,12 +190,12 @@ impl Selector {
         match &self.path {
             PathKind::Simple(steps) => walk(value, steps).map(Cow::Borrowed),
             PathKind::Query(q) => {
-                let found = js_path_process(q, value).ok()?;
+                let found = q.matches(value);
                 match found.len() {
                     0 => None,
-                    1 => found.into_iter().next().map(|r| Cow::Borrowed(r.val)),
+                    1 => found.into_iter().next().map(Cow::Borrowed),
                     _ => Some(Cow::Owned(Value::Array(
-                        found.into_iter().map(|r| r.val.clone()).collect(),
+                        found.into_iter().cloned().collect(),
                     ))),
                 }
             }
@@ -184,19 +210,33 @@ impl Selector {
                 Some(Value::Null) | None => Vec::new(),
                 Some(other) => vec![other],
             },
-            PathKind::Query(q) => js_path_process(q, value)
-                .map(|found| found.into_iter().map(|r| r.val).collect())
-                .unwrap_or_default(),
+            PathKind::Query(q) => q.matches(value),
         }
     }
 }
 
-impl Selector {
-    /// For a query: the JSON pointer (below the root) of each match, in `select_all` order.
-    pub fn select_paths(&self, value: &Value) -> Vec<Option<String>> {
-        match &self.path {
-            PathKind::Simple(_) => Vec::new(),
-            PathKind::Query(q) => js_path_process(q, value)
+impl Query {
+    /// Every match, in JSONPath's order.
+    fn matches<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        match &self.picks {
+            Some(picks) => fan_out(value, picks, false)
+                .into_iter()
+                .map(|(v, _)| v)
+                .collect(),
+            None => js_path_process(&self.parsed, value)
+                .map(|found| found.into_iter().map(|r| r.val).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The JSON pointer (below the root) of each match, in [`Query::matches`] order.
+    fn pointers(&self, value: &Value) -> Vec<Option<String>> {
+        match &self.picks {
+            Some(picks) => fan_out(value, picks, true)
+                .into_iter()
+                .map(|(_, at)| Some(at))
+                .collect(),
+            None => js_path_process(&self.parsed, value)
                 .map(|found| {
                     found
                         .into_iter()
@@ -204,6 +244,96 @@ impl Selector {
                         .collect()
                 })
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// Walks `segments` from `value` in jsonpath-rust's order (kept so that a query yields what it
+/// yielded before it was walked here): each segment applies its first pick to every value the
+/// segment before it yielded, in order, then its second pick, and so on. (RFC 9535 takes each
+/// value in turn through all the picks; the two differ only for a union after a fan-out.)
+/// With `pointers`, each match comes with its JSON pointer below `value`; else an empty text.
+fn fan_out<'v>(
+    value: &'v Value,
+    segments: &[Vec<Pick>],
+    pointers: bool,
+) -> Vec<(&'v Value, String)> {
+    let mut nodes = vec![(value, String::new())];
+    for picks in segments {
+        let mut next = Vec::new();
+        for pick in picks {
+            for (node, at) in &nodes {
+                let mut push = |v: &'v Value, step: At<'_>| {
+                    let mut at = if pointers { at.clone() } else { String::new() };
+                    if pointers {
+                        at.push('/');
+                        match step {
+                            At::Key(k) => at.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                            At::Index(i) => at.push_str(&i.to_string()),
+                        }
+                    }
+                    next.push((v, at));
+                };
+                match (pick, node) {
+                    (Pick::Key(k), Value::Object(map)) => {
+                        if let Some(v) = map.get(k) {
+                            push(v, At::Key(k));
+                        }
+                    }
+                    (Pick::Index(i), Value::Array(items)) => {
+                        let idx = if *i < 0 {
+                            items.len().checked_sub(i.unsigned_abs() as usize)
+                        } else {
+                            Some(*i as usize)
+                        };
+                        if let Some((idx, v)) = idx.and_then(|n| items.get(n).map(|v| (n, v))) {
+                            push(v, At::Index(idx));
+                        }
+                    }
+                    (Pick::All, Value::Object(map)) => {
+                        for (name, v) in map.iter() {
+                            push(v, At::Key(name));
+                        }
+                    }
+                    (Pick::All, Value::Array(items)) => {
+                        for (idx, v) in items.iter().enumerate() {
+                            push(v, At::Index(idx));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        nodes = next;
+    }
+    nodes
+}
+
+/// The picks of a query whose every segment only names members, indexes or `*`.
+fn picks_of(query: &JpQuery) -> Option<Vec<Vec<Pick>>> {
+    let pick = |s: &JpSelector| match s {
+        JpSelector::Name(n) => Some(Pick::Key(unquote(n))),
+        JpSelector::Index(i) => Some(Pick::Index(*i)),
+        JpSelector::Wildcard => Some(Pick::All),
+        JpSelector::Slice(..) | JpSelector::Filter(_) => None,
+    };
+    query
+        .segments
+        .iter()
+        .map(|seg| match seg {
+            Segment::Selector(s) => pick(s).map(|p| vec![p]),
+            Segment::Selectors(list) => list.iter().map(pick).collect(),
+            Segment::Descendant(_) => None,
+        })
+        .collect()
+}
+
+impl Selector {
+    /// For a query: the JSON pointer (below the root) of each match, in `select_all` order.
+    pub fn select_paths(&self, value: &Value) -> Vec<Option<String>> {
+        match &self.path {
+            PathKind::Simple(_) => Vec::new(),
+            PathKind::Query(q) => q.pointers(value),
         }
     }
 }
@@ -318,6 +448,64 @@ mod tests {
         assert_eq!(sel("$").root, Root::Focus);
         assert!(Selector::parse("$nope.x", &|_| None).is_err());
         assert!(Selector::parse("nodollar", &|_| None).is_err());
+    }
+
+    #[test]
+    fn picking_queries_match_what_jsonpath_rust_matches() {
+        let values = [
+            json!({"products": [{"sum": 1.5, "vat_sum": 0.3}, {"sum": 2}], "services": [{"sum": 10}, {"x": 1}],
+                   "a/b": {"c~d": [1, [2, 3]]}, "o": {"k1": {"sum": 7}, "k2": 8}}),
+            json!({"products": {"sum": 4}, "services": [], "o": [{"k1": 1}]}),
+            json!([{"products": [1]}, 2, "three"]),
+            json!("scalar"),
+            json!(null),
+        ];
+        let queries = [
+            "$['products','services'][*]",
+            "$['products','services'][*].sum",
+            "$['services','products'][*]['sum','vat_sum']",
+            "$.products[*].sum",
+            "$.products[0,1,-1,5].sum",
+            "$[*]",
+            "$[*][*]",
+            "$.o[*].sum",
+            "$.o.*",
+            "$['a/b']['c~d'][*]",
+            "$['a/b']['c~d'][1][*]",
+            "$[0,2,-1]",
+            "$['products','products'][*].sum",
+        ];
+        for text in queries {
+            let s = sel(text);
+            let PathKind::Query(q) = &s.path else {
+                panic!("{text}: not a query");
+            };
+            assert!(q.picks.is_some(), "{text}: not walked here");
+            for v in &values {
+                let theirs = js_path_process(&q.parsed, v).expect("query");
+                let ours = q.matches(v);
+                assert_eq!(
+                    ours,
+                    theirs.iter().map(|r| r.val).collect::<Vec<_>>(),
+                    "{text} on {v}"
+                );
+                assert_eq!(
+                    q.pointers(v),
+                    theirs
+                        .iter()
+                        .map(|r| path_to_pointer(&r.path))
+                        .collect::<Vec<_>>(),
+                    "{text} on {v}"
+                );
+            }
+        }
+        // Filters, slices and descendants stay jsonpath-rust's.
+        for text in ["$.products[?(@.sum > 1)]", "$.products[0:1]", "$..sum"] {
+            let PathKind::Query(q) = &sel(text).path else {
+                panic!("{text}: not a query");
+            };
+            assert!(q.picks.is_none(), "{text}");
+        }
     }
 
     #[test]
