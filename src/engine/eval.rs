@@ -360,22 +360,33 @@ impl<'m> Evaluator<'m> {
                 }
             }
             Template::Pipe(stages) => {
-                let mut current: Option<Value> = Some(s.focus.clone());
-                for stage in stages {
-                    let Some(focus) = current.take() else {
-                        return Ok(None);
+                // The first stage reads the focus where it is (it may be a whole document);
+                // each later one reads what the stage before it yielded.
+                let mut current: Option<Value> = None;
+                for (i, stage) in stages.iter().enumerate() {
+                    let focus = match &current {
+                        Some(v) => v,
+                        None if i == 0 => s.focus,
+                        None => return Ok(None),
                     };
                     let inner = Scope {
                         roots: s.roots,
-                        focus: &focus,
+                        focus,
                         focus_pointer: None,
                         parent: Some(s),
                         index: s.index,
                         stable: false,
                     };
-                    current = self.eval_depth(stage, &inner, depth)?.map(Cow::into_owned);
+                    let next = self.eval_depth(stage, &inner, depth)?.map(Cow::into_owned);
+                    current = next;
+                    if current.is_none() {
+                        return Ok(None);
+                    }
                 }
-                Ok(current.map(Cow::Owned))
+                Ok(match current {
+                    Some(v) => Some(Cow::Owned(v)),
+                    None => Some(Cow::Borrowed(s.focus)),
+                })
             }
             Template::Merge(parts) => {
                 let mut map = Map::new();
@@ -1799,6 +1810,19 @@ mod tests {
         assert_eq!(
             out.expect("ok"),
             Some(json!({"msg": "Bad qty", "cap": "boom", "list": ["erp.X: boom", 1]}))
+        );
+    }
+
+    #[test]
+    fn a_pipe_starts_on_the_focus_and_stops_at_an_absent_stage() {
+        let input = json!({"a": {"b": [1, 2]}, "n": 1});
+        let out = run(
+            "{ whole: { pipe: [$] }, deep: { pipe: [$.a, $.b, \"$[1]\"] }, outer: { pipe: [$.a, $parent.n] }, gone: { pipe: [$.a, $.nope, $] }, first_gone: { pipe: [$.nope, $] } }",
+            input.clone(),
+        );
+        assert_eq!(
+            out.expect("ok"),
+            Some(json!({"whole": input, "deep": 2, "outer": 1}))
         );
     }
 }
