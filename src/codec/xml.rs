@@ -370,6 +370,16 @@ mod tests {
     }
 
     #[test]
+    fn texts_are_trimmed_mixed_content_and_references_kept() {
+        let xml = "<root>\n  <a> x &amp; y </a>\n  <b>\n    <c>1</c>\n  </b>\n  <d> <![CDATA[ z ]]> </d><e>  </e>\n  <f> t <g/> u </f><h> &lt;</h></root>";
+        let v = decode(xml.as_bytes(), &opts()).expect("decodes");
+        assert_eq!(
+            v,
+            json!({"a": "x & y", "b": {"c": "1"}, "d": "z", "e": "", "f": {"g": "", "#text": "t  u"}, "h": "<"})
+        );
+    }
+
+    #[test]
     fn hostile_xml_is_refused() {
         let laughs =
             br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><root>&lol;</root>"#;

@@ -58,6 +58,17 @@ fn plain_normalized(text: &str) -> Option<&str> {
     Some(&text[..text.len() - cut])
 }
 
+/// Whether `text` is an integer as `decimal_value(d, None)` writes it: an optional minus, then
+/// digits without a leading zero (at most 28), not negative zero. `as: integer` passes it on.
+fn plain_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.len() <= 28
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && !(text.starts_with('-') && digits == "0")
+}
+
 /// A decimal as a JSON number, written without trailing zeros unless `scale` fixes them.
 pub fn decimal_value(d: Decimal, scale: Option<u32>) -> Value {
     Value::Number(decimal_number(d, scale))
@@ -177,6 +188,7 @@ fn unchanged(v: &Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> bool {
         (Convert::Decimal(None), Value::Number(n)) => {
             plain_normalized(n.as_str()).is_some_and(|t| t.len() == n.as_str().len())
         }
+        (Convert::Integer, Value::Number(n)) => plain_integer(n.as_str()),
         // Read as a date and written in the default form, with no zone to move it through.
         (
             Convert::Date {
@@ -248,6 +260,13 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
             other => Err(format!("expected a text value, found {}", kind(other))),
         },
         Convert::Integer => {
+            // An integer written plainly as text (XML answers' numbers) becomes its number.
+            if let Value::String(t) = &v
+                && plain_integer(t)
+                && let Ok(n) = Number::from_str(t)
+            {
+                return Ok(Value::Number(n));
+            }
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected an integer, found {}", kind(&v)))?;
             if !d.fract().is_zero() {
@@ -264,6 +283,14 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
                 return Number::from_str(t)
                     .map(Value::Number)
                     .map_err(|e| e.to_string());
+            }
+            // The same for a number written plainly as text (XML answers' numbers); one JSON
+            // would not read (a leading zero) takes the general way below.
+            if let (None, Value::String(text)) = (scale, &v)
+                && let Some(t) = plain_normalized(text)
+                && let Ok(n) = Number::from_str(t)
+            {
+                return Ok(Value::Number(n));
             }
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
@@ -524,6 +551,62 @@ mod tests {
         }
     }
     use crate::json;
+
+    #[test]
+    fn plain_texts_and_integers_convert_as_through_a_decimal() {
+        let texts = [
+            "0",
+            "00",
+            "007",
+            "-0",
+            "-00",
+            "1",
+            "-1",
+            "12.5",
+            "12.50",
+            "-12.500",
+            "0.0",
+            "-0.0",
+            "3.0",
+            "1e3",
+            " 4",
+            "4 ",
+            "+4",
+            "1.",
+            ".5",
+            "abc",
+            "",
+            "-",
+            "9999999999999999999999999999",
+            "99999999999999999999999999999",
+            "0.0000000000000000000000000001",
+            "123456789012345678901234567.8",
+        ];
+        for text in texts {
+            let mut values = vec![json!(text)];
+            if let Ok(n) = serde_json::from_str::<Value>(text) {
+                values.push(n);
+            }
+            for v in values {
+                let decimal = to_decimal(&v).map(|d| decimal_value(d, None));
+                let integer = to_decimal(&v)
+                    .filter(|d| d.fract().is_zero())
+                    .map(|d| decimal_value(d.trunc(), None));
+                let as_decimal = convert_cow(Cow::Borrowed(&v), &Convert::Decimal(None), None);
+                let as_integer = convert_cow(Cow::Borrowed(&v), &Convert::Integer, None);
+                assert_eq!(
+                    as_decimal.ok().map(Cow::into_owned),
+                    decimal,
+                    "{v} as decimal"
+                );
+                assert_eq!(
+                    as_integer.ok().map(Cow::into_owned),
+                    integer,
+                    "{v} as integer"
+                );
+            }
+        }
+    }
 
     #[test]
     fn plain_times_read_as_chrono_reads_them() {
