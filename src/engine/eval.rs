@@ -171,6 +171,90 @@ pub struct Member {
     pub value: Range<usize>,
 }
 
+/// An object written member by member ([`Evaluator::object_walk`]).
+pub(super) struct ObjectWalk<'t, 'v> {
+    /// The field lists of its template parts, each with the `use` depth it runs at.
+    pub parts: Vec<(&'t [(ObjectKey, Template)], usize)>,
+    /// A selected object merged last: its members replace the template's (where the template
+    /// wrote them) or follow them.
+    pub extra: Option<Cow<'v, Value>>,
+}
+
+/// A member to write, in order.
+pub(super) enum WalkMember<'t, 'x> {
+    /// From a template: written when present.
+    Template(&'t str, &'t Template, usize),
+    /// From the selected object, replacing a template member: written when that one is present.
+    Replacing(&'t str, &'t Template, usize, &'x Value),
+    /// From the selected object.
+    Value(&'x str, &'x Value),
+}
+
+impl WalkMember<'_, '_> {
+    pub(super) fn key(&self) -> &str {
+        match self {
+            WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => key,
+            WalkMember::Value(key, _) => key,
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// The value of a walked member, when present: a template's evaluated, a selected one as
+    /// it is (replacing a template member only where that one is present).
+    pub(super) fn member_value<'a>(
+        &self,
+        m: &WalkMember<'_, 'a>,
+        s: &Scope<'a>,
+    ) -> Result<Option<Cow<'a, Value>>, EvalError> {
+        Ok(match m {
+            WalkMember::Template(_, t, d) => self.eval_depth(t, s, *d)?,
+            WalkMember::Replacing(_, t, d, v) => {
+                self.eval_depth(t, s, *d)?.map(|_| Cow::Borrowed(*v))
+            }
+            WalkMember::Value(_, v) => Some(Cow::Borrowed(*v)),
+        })
+    }
+}
+
+impl<'t, 'v> ObjectWalk<'t, 'v> {
+    /// Walks the members as `merge` would order them: the templates' members (a selected
+    /// member replacing one where the template yields it), then the selected object's other
+    /// members. `f` says whether it wrote the member.
+    pub(super) fn members<E>(
+        &self,
+        f: &mut dyn FnMut(WalkMember<'t, '_>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let extra = self.extra.as_deref().and_then(Value::as_object);
+        let mut replaced: Vec<&str> = Vec::new();
+        for (fields, d) in &self.parts {
+            for (key, value) in fields.iter() {
+                let ObjectKey::Literal(key) = key else {
+                    continue;
+                };
+                match extra.and_then(|m| m.get(key)) {
+                    Some(v) => {
+                        if f(WalkMember::Replacing(key, value, *d, v))? {
+                            replaced.push(key);
+                        }
+                    }
+                    None => {
+                        f(WalkMember::Template(key, value, *d))?;
+                    }
+                }
+            }
+        }
+        if let Some(m) = extra {
+            for (key, v) in m.iter() {
+                if !replaced.contains(&key.as_str()) {
+                    f(WalkMember::Value(key, v))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct Noted {
     object: bool,
@@ -774,9 +858,10 @@ impl<'m> Evaluator<'m> {
     }
 
     /// Writes the JSON text of `t` to `out`, as `serde_json::to_writer` would write the value
-    /// [`Evaluator::eval`] yields, without building it: objects, lists, `each`, `if` and
-    /// named templates are written as they are walked; selected values are written from where
-    /// they are. False (and nothing written) when the value is absent.
+    /// [`Evaluator::eval`] yields, without building it: objects (and merges of objects naming
+    /// different members), lists, `each`, `if` and named templates are written as they are
+    /// walked; selected values are written from where they are. False (and nothing written)
+    /// when the value is absent.
     pub fn write_json(
         &self,
         t: &Template,
@@ -835,42 +920,48 @@ impl<'m> Evaluator<'m> {
         }) {
             return written;
         }
-        match t {
-            Template::Object(fields)
-                if fields
-                    .iter()
-                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
-            {
-                // Only the top-level object starts an empty output.
-                let top = out.is_empty() && self.note_object();
-                out.push(b'{');
-                let mut any = false;
-                for (key, value) in fields {
-                    let ObjectKey::Literal(key) = key else {
-                        continue;
+        if let Some(walk) = self.object_walk(t, s, depth) {
+            // Only the top-level object starts an empty output.
+            let top = out.is_empty() && self.note_object();
+            out.push(b'{');
+            let mut any = false;
+            walk.members(&mut |m| {
+                let key = m.key();
+                let mut written = false;
+                member(out, &mut any, |out| {
+                    let name_start = out.len();
+                    write_value(out, key)?;
+                    let name = name_start..out.len();
+                    out.push(b':');
+                    let value_start = out.len();
+                    written = match &m {
+                        // Walked, not built: objects and lists below are written as they come.
+                        WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d)?,
+                        _ => match self.member_value(&m, s)? {
+                            Some(v) => {
+                                write_value(out, &*v)?;
+                                true
+                            }
+                            None => false,
+                        },
                     };
-                    member(out, &mut any, |out| {
-                        let name_start = out.len();
-                        write_value(out, key)?;
-                        let name = name_start..out.len();
-                        out.push(b':');
-                        let value_start = out.len();
-                        let written = self.write_json_depth(value, s, out, depth)?;
-                        if top
-                            && written
-                            && let Some(noted) = self.noted().as_mut()
-                        {
-                            noted.members.push(Member {
-                                name,
-                                value: value_start..out.len(),
-                            });
-                        }
-                        Ok(written)
-                    })?;
-                }
-                out.push(b'}');
-                Ok(true)
-            }
+                    if top
+                        && written
+                        && let Some(noted) = self.noted().as_mut()
+                    {
+                        noted.members.push(Member {
+                            name,
+                            value: value_start..out.len(),
+                        });
+                    }
+                    Ok(written)
+                })?;
+                Ok::<_, EvalError>(written)
+            })?;
+            out.push(b'}');
+            return Ok(true);
+        }
+        match t {
             Template::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -996,6 +1087,77 @@ impl<'m> Evaluator<'m> {
         self.templates
             .get(idx)
             .ok_or_else(|| EvalError::new(None, "unknown template"))
+    }
+
+    /// An object the body writers walk member by member without building it: an object of
+    /// literal names, or a `merge:` of such objects (inline, or named templates used without
+    /// `with:`) no two of which name the same member, the last part possibly a selected object
+    /// (`merge: [ {...}, $.vendor_fields ]`). None for anything else (built by `eval`, then
+    /// written; so is a selected part that is not an object, to give `merge`'s error).
+    pub(super) fn object_walk<'t, 'v>(
+        &'t self,
+        t: &'t Template,
+        s: &Scope<'v>,
+        depth: usize,
+    ) -> Option<ObjectWalk<'t, 'v>> {
+        let literal = |fields: &[(ObjectKey, Template)]| {
+            fields
+                .iter()
+                .all(|(k, _)| matches!(k, ObjectKey::Literal(_)))
+        };
+        let Template::Merge(all) = t else {
+            return match t {
+                Template::Object(fields) if literal(fields) => Some(ObjectWalk {
+                    parts: vec![(fields.as_slice(), depth)],
+                    extra: None,
+                }),
+                _ => None,
+            };
+        };
+        let (templates, extra) = match all.split_last() {
+            Some((Template::Select(sel), init)) if !init.is_empty() => {
+                match select(sel, s).filter(|v| !v.is_null()) {
+                    None => (init, None),
+                    Some(v) if v.is_object() => (init, Some(v)),
+                    Some(_) => return None,
+                }
+            }
+            _ => (all.as_slice(), None),
+        };
+        if templates.len() + usize::from(extra.is_some()) < 2 {
+            return None;
+        }
+        let mut parts = Vec::with_capacity(templates.len());
+        for part in templates {
+            let (mut part, mut d) = (part, depth);
+            while let Template::Use(idx, None) = part {
+                part = self.named(*idx, d).ok()?;
+                d += 1;
+            }
+            match part {
+                Template::Object(fields) if literal(fields) => parts.push((fields.as_slice(), d)),
+                _ => return None,
+            }
+        }
+        let names = |fields: &'t [(ObjectKey, Template)]| {
+            fields.iter().filter_map(|(k, _)| match k {
+                ObjectKey::Literal(k) => Some(k.as_str()),
+                ObjectKey::Interp(_) => None,
+            })
+        };
+        // Pairs of parts compared name by name: bounded, else built as before.
+        let pairs: usize = parts.iter().map(|(f, _)| f.len()).product();
+        if pairs > 4096 {
+            return None;
+        }
+        for (i, (a, _)) in parts.iter().enumerate() {
+            for (b, _) in &parts[i + 1..] {
+                if names(a).any(|k| names(b).any(|l| l == k)) {
+                    return None;
+                }
+            }
+        }
+        Some(ObjectWalk { parts, extra })
     }
 
     /// `merge: [ {object}, $.extra, ... ]` whose extra parts are all absent: the object itself,
@@ -1457,11 +1619,13 @@ mod tests {
                 ("\"lines\"", r#"[{"id":"L1"},{"id":"L\"2"}]"#)
             ])
         );
-        // Through a named template, an `if`, a merge whose extras are absent.
+        // Through a named template, an `if`, a merge whose extras are absent, a merge of
+        // objects naming different members.
         for result in [
             "{ use: order }",
             "{ if: { exists: $.id }, then: { use: order } }",
             "{ merge: [ { id: $.id }, $.nope ] }",
+            "{ merge: [ { id: $.id }, { x: 1 } ] }",
         ] {
             let (text, members) = noted(result, focus.clone());
             let members = members.unwrap_or_else(|| panic!("{result}: not noted"));
@@ -1474,7 +1638,8 @@ mod tests {
         // Not written from an object template: nothing noted (the caller reads the text).
         for result in [
             "$.lines[0]",
-            "{ merge: [ { id: $.id }, { x: 1 } ] }",
+            "{ merge: [ { id: $.id }, { id: 1 } ] }",
+            "{ merge: [ { id: $.id }, \"$.lines[0]\", { x: 1 } ] }",
             "[ $.id ]",
         ] {
             let (text, members) = noted(result, focus.clone());
@@ -1514,6 +1679,12 @@ mod tests {
             "{ merged: { merge: [ { a: $.id, b: $.nope }, $.nope, $.note ] } }",
             "{ merged: { merge: [ { a: $.id, b: $.nope }, \"$.lines[0]\" ] } }",
             "{ merged: { merge: [ { sku: $.id, b: $.nope }, \"$.lines[1]\", { c: 1 } ] } }",
+            "{ m: { merge: [ { a: $.id, b: $.nope }, { use: line }, { z: 1 } ] } }",
+            "{ m: { merge: [ { sku: 1, b: $.nope }, { use: line } ] } }",
+            "{ m: { each: $.lines, to: { merge: [ { i: $index }, { use: line } ] } } }",
+            "{ m: { merge: [ { id: $.id, qty: $.qty, sku: $.nope }, \"$.lines[1]\" ] } }",
+            "{ m: { merge: [ { a: $.id }, { use: line }, \"$.lines[0]\" ] } }",
+            "{ m: { merge: [ { a: $.id }, $.nope ] }, n: { merge: [ { a: $.id }, { b: 1 }, $.note ] } }",
             "{ all: $, wrapped: { data: { each: $.lines, to: { k: { from: $.kind, map: { goods: G, service: S } } } } } }",
         ] {
             let (written, evaluated) = written_and_evaluated(result, focus.clone());

@@ -1,11 +1,12 @@
 //! Form request bodies (`application/x-www-form-urlencoded`) written field by field from the
 //! template, as `codec::form::encode` would write the object [`Evaluator::eval`] yields,
-//! without building it: an object's fields are evaluated and written in order; `if`, named
-//! templates and a `merge` whose extra parts are absent are walked (`Evaluator::through`);
+//! without building it: an object's fields are evaluated and written in order (a merge of
+//! objects naming different fields too); `if`, named templates and a `merge` whose extra
+//! parts are absent are walked (`Evaluator::through`);
 //! anything else is evaluated and encoded by the codec.
 
 use super::eval::{Evaluator, Scope};
-use super::plan::{ObjectKey, Template};
+use super::plan::Template;
 use super::render::RenderError;
 use crate::codec::form::{self, Fields};
 
@@ -34,28 +35,22 @@ impl Evaluator<'_> {
         }) {
             return written;
         }
-        match t {
-            Template::Object(entries)
-                if entries
-                    .iter()
-                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
-            {
-                for (key, value) in entries {
-                    if let ObjectKey::Literal(key) = key
-                        && let Some(v) = self.eval_depth(value, s, depth)?
-                    {
-                        fields.field(key, &v)?;
-                    }
-                }
+        if let Some(walk) = self.object_walk(t, s, depth) {
+            walk.members(&mut |m| {
+                let Some(v) = self.member_value(&m, s)? else {
+                    return Ok(false);
+                };
+                fields.field(m.key(), &v)?;
+                Ok::<_, RenderError>(true)
+            })?;
+            return Ok(true);
+        }
+        match self.eval_depth(t, s, depth)? {
+            Some(v) => {
+                fields.object(&v)?;
                 Ok(true)
             }
-            other => match self.eval_depth(other, s, depth)? {
-                Some(v) => {
-                    fields.object(&v)?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            },
+            None => Ok(false),
         }
     }
 }
@@ -105,6 +100,11 @@ mod tests {
             "{ merge: [{ use: head }, $.nothing] }",
             "{ merge: [{ a: 1 }, $.nothing] }",
             "{ merge: [{ a: 1 }, $.extra] }",
+            "{ merge: [{ use: head }, { extra: 1, none: $.nothing }] }",
+            "{ merge: [{ a: 1 }, { a: 2, b: 3 }] }",
+            "{ merge: [{ ref: $.ref, x: $.nothing }, $.extra] }",
+            "{ merge: [{ k: 1, ref: $.ref }, $.extra] }",
+            "{ merge: [{ k: 1 }, { use: head }, $.extra] }",
             "{ if: { exists: $.ref }, then: { a: $.ref }, else: { b: 1 } }",
             "{ if: { exists: $.nothing }, then: { a: $.ref } }",
             "{ lines: $.lines }",

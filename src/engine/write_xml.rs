@@ -1,13 +1,13 @@
 //! XML request bodies written straight from the template into the buffer, as
 //! `codec::xml::encode` would write the value [`Evaluator::eval`] yields, without building it:
-//! objects (attributes from `@` keys, `#text`), lists (`each`, `compact`, literal arrays),
-//! `if` and named templates are written as they are walked; anything else is evaluated and
-//! written by the codec.
+//! objects (attributes from `@` keys, `#text`) and merges of objects, lists (`each`,
+//! `compact`, literal arrays), `if` and named templates are written as they are walked;
+//! anything else is evaluated and written by the codec.
 
 use quick_xml::Writer;
 
-use super::eval::{Evaluator, Scope};
-use super::plan::{ObjectKey, Template, XmlOptions};
+use super::eval::{Evaluator, Scope, WalkMember};
+use super::plan::{Template, XmlOptions};
 use super::render::RenderError;
 use crate::codec::xml;
 
@@ -46,44 +46,46 @@ impl Evaluator<'_> {
         }) {
             return written;
         }
+        if let Some(walk) = self.object_walk(t, s, use_depth) {
+            let mut start = xml::start(name, e.depth)?;
+            walk.members(&mut |m| {
+                let Some(attr) = m.key().strip_prefix('@') else {
+                    return Ok(false);
+                };
+                let Some(v) = self.member_value(&m, s)? else {
+                    return Ok(false);
+                };
+                xml::push_attribute(&mut start, attr, &v)?;
+                Ok::<_, RenderError>(true)
+            })?;
+            xml::write_start(e.w, start)?;
+            e.depth += 1;
+            walk.members(&mut |m| {
+                let key = m.key();
+                if key.starts_with('@') {
+                    return Ok(false);
+                }
+                if let WalkMember::Template(key, t, d) = m
+                    && key != "#text"
+                {
+                    // Walked, not built: objects and lists below are written as they come.
+                    return self.write_element(e, key, t, s, d);
+                }
+                let Some(v) = self.member_value(&m, s)? else {
+                    return Ok(false);
+                };
+                if key == "#text" {
+                    xml::write_text(e.w, &v)?;
+                } else {
+                    xml::write_element(e.w, key, &v, e.opts, e.depth)?;
+                }
+                Ok::<_, RenderError>(true)
+            })?;
+            e.depth -= 1;
+            xml::write_end(e.w, name)?;
+            return Ok(true);
+        }
         match t {
-            Template::Object(fields)
-                if fields
-                    .iter()
-                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
-            {
-                let mut start = xml::start(name, e.depth)?;
-                for (key, value) in fields {
-                    let ObjectKey::Literal(key) = key else {
-                        continue;
-                    };
-                    if let Some(attr) = key.strip_prefix('@')
-                        && let Some(v) = self.eval_depth(value, s, use_depth)?
-                    {
-                        xml::push_attribute(&mut start, attr, &v)?;
-                    }
-                }
-                xml::write_start(e.w, start)?;
-                e.depth += 1;
-                for (key, value) in fields {
-                    let ObjectKey::Literal(key) = key else {
-                        continue;
-                    };
-                    if key.starts_with('@') {
-                        continue;
-                    }
-                    if key == "#text" {
-                        if let Some(v) = self.eval_depth(value, s, use_depth)? {
-                            xml::write_text(e.w, &v)?;
-                        }
-                        continue;
-                    }
-                    self.write_element(e, key, value, s, use_depth)?;
-                }
-                e.depth -= 1;
-                xml::write_end(e.w, name)?;
-                Ok(true)
-            }
             Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
                 self.write_list(e, name, t, s, use_depth)
             }
@@ -185,7 +187,7 @@ mod tests {
         let input = json!({
             "ref": "A&B <1>", "n": 3, "flag": true, "none": null,
             "lines": [{"sku": "S1", "name": "x"}, {"sku": "S2", "kind": "service"}, {"sku": "S3"}],
-            "meta": {"k": "v", "list": [1, 2]}
+            "meta": {"k": "v", "list": [1, 2]}, "attrs": {"@id": 7, "b": 2, "#text": "t"}
         });
         for body in [
             "{ ref: $.ref, n: $.n, flag: $.flag, none: $.none, gone: $.nothing }",
@@ -201,6 +203,12 @@ mod tests {
             "{ maybe: { if: { eq: [$.n, 3] }, then: { a: 1 }, else: { b: 2 } }, not: { if: { eq: [$.n, 4] }, then: x } }",
             "{ meta: $.meta, merged: { merge: [{ a: $.n }, $.nothing] }, both: { merge: [{ a: 1 }, $.meta] } }",
             "{ total: { mul: [$.n, 0.5] }, text: { json: $.meta } }",
+            "{ l: { each: $.lines, to: { merge: [ { kind: $.kind }, { use: line } ] } } }",
+            "{ m: { merge: [ { \"@x\": 1, a: 1 }, { \"@y\": $.n, b: $.ref } ] } }",
+            "{ m: { merge: [ { a: 1 }, { a: 2, b: 3 } ] } }",
+            "{ m: { merge: [ { \"@sku\": $.n, name: $.nothing, x: 1 }, \"$.lines[0]\" ] } }",
+            "{ m: { merge: [ { \"@id\": 1, \"@y\": 2, b: 1, c: 3 }, $.attrs ] } }",
+            "{ m: { merge: [ { a: 1 }, $.meta ] } }",
             "$.meta",
             "$.nothing",
             "{ lines: { each: $.lines, to: { \"@sku\": $.sku, \"#text\": $.name } } }",
