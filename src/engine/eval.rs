@@ -174,7 +174,7 @@ pub struct Member {
 /// An object written member by member ([`Evaluator::object_walk`]).
 pub(super) struct ObjectWalk<'t, 'v> {
     /// The field lists of its template parts, each with the `use` depth it runs at.
-    pub parts: Vec<(&'t [(ObjectKey, Template)], usize)>,
+    parts: Vec<(&'t [(ObjectKey, Template)], usize)>,
     /// A selected object merged last: its members replace the template's (where the template
     /// wrote them) or follow them.
     pub extra: Option<Cow<'v, Value>>,
@@ -223,7 +223,7 @@ impl<'t, 'v> ObjectWalk<'t, 'v> {
     /// members. `f` says whether it wrote the member.
     pub(super) fn members<E>(
         &self,
-        f: &mut dyn FnMut(WalkMember<'t, '_>) -> Result<bool, E>,
+        mut f: impl FnMut(WalkMember<'t, '_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let extra = self.extra.as_deref().and_then(Value::as_object);
         let mut replaced: Vec<&str> = Vec::new();
@@ -897,6 +897,39 @@ impl<'m> Evaluator<'m> {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes member `key` of an object (a comma before it unless it is the first), its value
+    /// by `write`; nothing when `write` writes nothing. Noted when the object is the top one.
+    #[inline]
+    fn json_member(
+        &self,
+        out: &mut Vec<u8>,
+        any: &mut bool,
+        top: bool,
+        key: &str,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<bool, EvalError>,
+    ) -> Result<bool, EvalError> {
+        let mut written = false;
+        member(out, any, |out| {
+            let name_start = out.len();
+            write_value(out, key)?;
+            let name = name_start..out.len();
+            out.push(b':');
+            let value_start = out.len();
+            written = write(out)?;
+            if top
+                && written
+                && let Some(noted) = self.noted().as_mut()
+            {
+                noted.members.push(Member {
+                    name,
+                    value: value_start..out.len(),
+                });
+            }
+            Ok(written)
+        })?;
+        Ok(written)
+    }
+
     /// Whether the members of the object about to be written at the top are noted.
     fn note_object(&self) -> bool {
         match self.noted().as_mut() {
@@ -920,48 +953,46 @@ impl<'m> Evaluator<'m> {
         }) {
             return written;
         }
-        if let Some(walk) = self.object_walk(t, s, depth) {
-            // Only the top-level object starts an empty output.
+        if let Template::Merge(_) = t
+            && let Some(walk) = self.object_walk(t, s, depth)
+        {
             let top = out.is_empty() && self.note_object();
             out.push(b'{');
             let mut any = false;
-            walk.members(&mut |m| {
-                let key = m.key();
-                let mut written = false;
-                member(out, &mut any, |out| {
-                    let name_start = out.len();
-                    write_value(out, key)?;
-                    let name = name_start..out.len();
-                    out.push(b':');
-                    let value_start = out.len();
-                    written = match &m {
-                        // Walked, not built: objects and lists below are written as they come.
-                        WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d)?,
-                        _ => match self.member_value(&m, s)? {
-                            Some(v) => {
-                                write_value(out, &*v)?;
-                                true
-                            }
-                            None => false,
-                        },
-                    };
-                    if top
-                        && written
-                        && let Some(noted) = self.noted().as_mut()
-                    {
-                        noted.members.push(Member {
-                            name,
-                            value: value_start..out.len(),
-                        });
-                    }
-                    Ok(written)
-                })?;
-                Ok::<_, EvalError>(written)
+            walk.members(|m| {
+                self.json_member(out, &mut any, top, m.key(), |out| match &m {
+                    // Walked, not built: objects and lists below are written as they come.
+                    WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d),
+                    _ => match self.member_value(&m, s)? {
+                        Some(v) => write_value(out, &*v).map(|()| true),
+                        None => Ok(false),
+                    },
+                })
             })?;
             out.push(b'}');
             return Ok(true);
         }
         match t {
+            Template::Object(fields)
+                if fields
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                // Only the top-level object starts an empty output.
+                let top = out.is_empty() && self.note_object();
+                out.push(b'{');
+                let mut any = false;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    self.json_member(out, &mut any, top, key, |out| {
+                        self.write_json_depth(value, s, out, depth)
+                    })?;
+                }
+                out.push(b'}');
+                Ok(true)
+            }
             Template::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -1089,11 +1120,11 @@ impl<'m> Evaluator<'m> {
             .ok_or_else(|| EvalError::new(None, "unknown template"))
     }
 
-    /// An object the body writers walk member by member without building it: an object of
-    /// literal names, or a `merge:` of such objects (inline, or named templates used without
-    /// `with:`) no two of which name the same member, the last part possibly a selected object
-    /// (`merge: [ {...}, $.vendor_fields ]`). None for anything else (built by `eval`, then
-    /// written; so is a selected part that is not an object, to give `merge`'s error).
+    /// A `merge:` the body writers walk member by member without building it: objects of
+    /// literal names (inline, or named templates used without `with:`) no two of which name
+    /// the same member, the last part possibly a selected object (`merge: [ {...},
+    /// $.vendor_fields ]`). None for anything else (built by `eval`, then written; so is a
+    /// selected part that is not an object, to give `merge`'s error).
     pub(super) fn object_walk<'t, 'v>(
         &'t self,
         t: &'t Template,
@@ -1106,13 +1137,7 @@ impl<'m> Evaluator<'m> {
                 .all(|(k, _)| matches!(k, ObjectKey::Literal(_)))
         };
         let Template::Merge(all) = t else {
-            return match t {
-                Template::Object(fields) if literal(fields) => Some(ObjectWalk {
-                    parts: vec![(fields.as_slice(), depth)],
-                    extra: None,
-                }),
-                _ => None,
-            };
+            return None;
         };
         let (templates, extra) = match all.split_last() {
             Some((Template::Select(sel), init)) if !init.is_empty() => {

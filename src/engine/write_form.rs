@@ -6,7 +6,7 @@
 //! anything else is evaluated and encoded by the codec.
 
 use super::eval::{Evaluator, Scope};
-use super::plan::Template;
+use super::plan::{ObjectKey, Template};
 use super::render::RenderError;
 use crate::codec::form::{self, Fields};
 
@@ -35,8 +35,10 @@ impl Evaluator<'_> {
         }) {
             return written;
         }
-        if let Some(walk) = self.object_walk(t, s, depth) {
-            walk.members(&mut |m| {
+        if let Template::Merge(_) = t
+            && let Some(walk) = self.object_walk(t, s, depth)
+        {
+            walk.members(|m| {
                 let Some(v) = self.member_value(&m, s)? else {
                     return Ok(false);
                 };
@@ -45,12 +47,28 @@ impl Evaluator<'_> {
             })?;
             return Ok(true);
         }
-        match self.eval_depth(t, s, depth)? {
-            Some(v) => {
-                fields.object(&v)?;
+        match t {
+            Template::Object(entries)
+                if entries
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                for (key, value) in entries {
+                    if let ObjectKey::Literal(key) = key
+                        && let Some(v) = self.eval_depth(value, s, depth)?
+                    {
+                        fields.field(key, &v)?;
+                    }
+                }
                 Ok(true)
             }
-            None => Ok(false),
+            other => match self.eval_depth(other, s, depth)? {
+                Some(v) => {
+                    fields.object(&v)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
         }
     }
 }

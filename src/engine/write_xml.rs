@@ -7,7 +7,7 @@
 use quick_xml::Writer;
 
 use super::eval::{Evaluator, Scope, WalkMember};
-use super::plan::{Template, XmlOptions};
+use super::plan::{ObjectKey, Template, XmlOptions};
 use super::render::RenderError;
 use crate::codec::xml;
 
@@ -46,9 +46,11 @@ impl Evaluator<'_> {
         }) {
             return written;
         }
-        if let Some(walk) = self.object_walk(t, s, use_depth) {
+        if let Template::Merge(_) = t
+            && let Some(walk) = self.object_walk(t, s, use_depth)
+        {
             let mut start = xml::start(name, e.depth)?;
-            walk.members(&mut |m| {
+            walk.members(|m| {
                 let Some(attr) = m.key().strip_prefix('@') else {
                     return Ok(false);
                 };
@@ -60,7 +62,7 @@ impl Evaluator<'_> {
             })?;
             xml::write_start(e.w, start)?;
             e.depth += 1;
-            walk.members(&mut |m| {
+            walk.members(|m| {
                 let key = m.key();
                 if key.starts_with('@') {
                     return Ok(false);
@@ -86,6 +88,43 @@ impl Evaluator<'_> {
             return Ok(true);
         }
         match t {
+            Template::Object(fields)
+                if fields
+                    .iter()
+                    .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
+            {
+                let mut start = xml::start(name, e.depth)?;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    if let Some(attr) = key.strip_prefix('@')
+                        && let Some(v) = self.eval_depth(value, s, use_depth)?
+                    {
+                        xml::push_attribute(&mut start, attr, &v)?;
+                    }
+                }
+                xml::write_start(e.w, start)?;
+                e.depth += 1;
+                for (key, value) in fields {
+                    let ObjectKey::Literal(key) = key else {
+                        continue;
+                    };
+                    if key.starts_with('@') {
+                        continue;
+                    }
+                    if key == "#text" {
+                        if let Some(v) = self.eval_depth(value, s, use_depth)? {
+                            xml::write_text(e.w, &v)?;
+                        }
+                        continue;
+                    }
+                    self.write_element(e, key, value, s, use_depth)?;
+                }
+                e.depth -= 1;
+                xml::write_end(e.w, name)?;
+                Ok(true)
+            }
             Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
                 self.write_list(e, name, t, s, use_depth)
             }
