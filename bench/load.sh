@@ -100,18 +100,8 @@ trap 'exit 130' INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
 (($(ulimit -n) > MEM_CONNS + 100)) || die "open file limit $(ulimit -n) too low for $MEM_CONNS connections"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() { # port: bounded wait, 15 s
-    local i
-    for ((i = 0; i < 150; i++)); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    die "nothing listens on port $1"
-}
+# shellcheck source=bench/rig.sh
+source "$BENCH/rig.sh"
 
 # Starts a server in its own session (setsid), pinned to SERVER_CPU; prints its pid (= session).
 start() { # log file, command...
@@ -156,61 +146,15 @@ hwm_kb() {
 }
 
 # ---- the vendors ---------------------------------------------------------------------------
-# vendor -> connection name, vendor path (for the proxy and direct runs), order file
-declare -A VPATH=([dokos]="/api/resource/Sales%20Order" [mrdoc-xml]="/api/1/DocSaleOrder.xml" [valomnia]="/api/v2.1/orders")
+# Each needs its create path at the ERP (VPATH, bench/rig.sh) and its order file.
 for v in $VENDORS; do
     [[ -n ${VPATH[$v]:-} ]] || die "unknown vendor $v (dokos, mrdoc-xml, valomnia)"
     [[ -f $BENCH/orders/$v.json ]] || die "no order $BENCH/orders/$v.json"
 done
 
-nginx_text() { # file -> nginx single-quoted string
-    local s
-    s=$(cat "$1")
-    [[ $s != *'$'* ]] || die "$1 holds a \$ (nginx would read a variable)"
-    s=${s//\\/\\\\}
-    s=${s//\'/\\\'}
-    printf "'%s'" "$s"
-}
-
 UP_PORT=$(free_port)
-mkdir -p "$TMP/up/logs" "$TMP/proxy/logs"
-cat >"$TMP/up/nginx.conf" <<EOF
-worker_processes 1;
-pid $TMP/up/nginx.pid;
-error_log $TMP/up/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    types { }
-    keepalive_requests 100000000;
-    keepalive_timeout 120s;
-    client_body_buffer_size 64k;
-    client_body_temp_path $TMP/up/body;
-    proxy_temp_path $TMP/up/proxy;
-    server {
-        listen 127.0.0.1:$UP_PORT backlog=4096;
-        location = "/api/resource/Sales Order" {
-            default_type application/json;
-            return 200 $(nginx_text "$BENCH/upstream/dokos.json");
-        }
-        location = /api/1/DocSaleOrder.xml {
-            default_type "application/xml; charset=utf-8";
-            return 200 $(nginx_text "$BENCH/upstream/mrdoc.xml");
-        }
-        location = /j_spring_security_check {
-            default_type application/json;
-            add_header Set-Cookie "JSESSIONID=9A1F3C5E7B2D4F60; Path=/; HttpOnly" always;
-            return 200 $(nginx_text "$BENCH/upstream/valomnia-login.json");
-        }
-        location = /api/v2.1/orders {
-            default_type application/json;
-            return 201 $(nginx_text "$BENCH/upstream/valomnia.json");
-        }
-        location / { return 404; }
-    }
-}
-EOF
+write_upstream_conf "$TMP/up" "$UP_PORT"
+mkdir -p "$TMP/proxy/logs"
 
 PROXY_PORT=$(free_port)
 if [[ $ACCESS_LOG == on ]]; then
@@ -248,33 +192,9 @@ http {
 }
 EOF
 
-# The gateway's config and a copy of the mappings sit alone in their folder: ordergate watches
-# it (recursively) and reloads on any change, so no log may be written there, and edits to the
-# working tree during a run do not reach the gateway.
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
-mkdir -p "$TMP/gw"
-cp -r "$ROOT/mappings" "$TMP/gw/mappings"
-cat >"$TMP/gw/ordergate.yaml" <<EOF
-default_connection: dokos
-mappings: [mappings]
-connections:
-  dokos:
-    vendor: dokos
-    base_url: http://127.0.0.1:$UP_PORT
-    secrets: { api_key: bench-key, api_secret: bench-secret }
-    settings: { company: Gateway Test GmbH }
-  mrdoc-xml:
-    vendor: mrdoc
-    base_url: http://127.0.0.1:$UP_PORT
-    secrets: { login: api-user, password: s3cret }
-    settings: { format: xml, organization_id: 1, price_type_id: 2 }
-  valomnia:
-    vendor: valomnia
-    base_url: http://127.0.0.1:$UP_PORT
-    secrets: { username: gateway, password: secret-pass }
-    settings: { timezone: UTC }
-EOF
+write_gateway_conf "$TMP/gw" "$UP_PORT"
 
 "$NGINX" -t -q -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' || die "upstream config"
 "$NGINX" -t -q -p "$TMP/proxy" -c "$TMP/proxy/nginx.conf" -g 'daemon off;' || die "proxy config"
@@ -328,19 +248,7 @@ generation() {
 GEN_START=$(generation)
 
 # ---- wrk -------------------------------------------------------------------------------------
-cat >"$TMP/post.lua" <<'EOF'
-local f = assert(io.open(os.getenv("ORDER_FILE"), "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
-        latency:percentile(50), latency:percentile(99), e.status,
-        e.connect + e.read + e.write + e.timeout))
-end
-EOF
+write_post_lua "$TMP/post.lua"
 
 RESULTS_FILE=${RESULTS:-$TARGET_DIR/load-results.tsv}
 printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_us\tnon2xx\terrors\tserver_ticks\tupstream_ticks\trss_kb\thwm_kb\n' >"$RESULTS_FILE"
