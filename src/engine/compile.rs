@@ -587,14 +587,14 @@ impl Ctx<'_> {
                 // Rendered straight to bytes, a key written twice would be sent twice.
                 if fields
                     .iter()
-                    .any(|(f, _)| matches!(f, ObjectKey::Literal(n) if *n == k.name))
+                    .any(|(f, _)| matches!(f, ObjectKey::Literal(n) if n.as_str() == k.name))
                 {
                     return Err(LocError::new(
                         &k.loc,
                         format!("key `{}` is written twice in this object", k.name),
                     ));
                 }
-                ObjectKey::Literal(k.name.clone())
+                ObjectKey::Literal(Name::new(k.name.clone()))
             };
             fields.push((key, self.template(v)?));
         }

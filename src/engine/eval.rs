@@ -13,7 +13,9 @@ use rust_decimal::Decimal;
 
 use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
 use super::memo::Memo;
-use super::plan::{ArithOp, EachOp, FromOp, InterpPart, ObjectKey, Predicate, Template, Unmapped};
+use super::plan::{
+    ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped,
+};
 use super::selector::{PathKind, Root, Selector};
 
 /// Values every template can reach by name.
@@ -183,9 +185,9 @@ pub(super) struct ObjectWalk<'t, 'v> {
 /// A member to write, in order.
 pub(super) enum WalkMember<'t, 'x> {
     /// From a template: written when present.
-    Template(&'t str, &'t Template, usize),
+    Template(&'t Name, &'t Template, usize),
     /// From the selected object, replacing a template member: written when that one is present.
-    Replacing(&'t str, &'t Template, usize, &'x Value),
+    Replacing(&'t Name, &'t Template, usize, &'x Value),
     /// From the selected object.
     Value(&'x str, &'x Value),
 }
@@ -193,8 +195,18 @@ pub(super) enum WalkMember<'t, 'x> {
 impl WalkMember<'_, '_> {
     pub(super) fn key(&self) -> &str {
         match self {
-            WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => key,
+            WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => key.as_str(),
             WalkMember::Value(key, _) => key,
+        }
+    }
+
+    /// `"name":` as JSON text, when made at load (a template's member).
+    fn json_name(&self) -> Option<&str> {
+        match self {
+            WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => {
+                Some(key.json_with_colon())
+            }
+            WalkMember::Value(..) => None,
         }
     }
 }
@@ -235,7 +247,7 @@ impl<'t, 'v> ObjectWalk<'t, 'v> {
                 match extra.and_then(|m| m.get(key)) {
                     Some(v) => {
                         if f(WalkMember::Replacing(key, value, *d, v))? {
-                            replaced.push(key);
+                            replaced.push(key.as_str());
                         }
                     }
                     None => {
@@ -340,7 +352,7 @@ impl<'m> Evaluator<'m> {
                         continue;
                     };
                     let key = match key {
-                        ObjectKey::Literal(k) => k.clone(),
+                        ObjectKey::Literal(k) => k.to_string(),
                         ObjectKey::Interp(parts) => match interpolate(parts, s)? {
                             Some(k) => k,
                             None => continue,
@@ -898,20 +910,26 @@ impl<'m> Evaluator<'m> {
 
     /// Writes member `key` of an object (a comma before it unless it is the first), its value
     /// by `write`; nothing when `write` writes nothing. Noted when the object is the top one.
+    /// `json_name`: the name's JSON text and colon, when made at load.
     fn json_member(
         &self,
         out: &mut Vec<u8>,
         any: &mut bool,
         top: bool,
-        key: &str,
+        (key, json_name): (&str, Option<&str>),
         write: impl FnOnce(&mut Vec<u8>) -> Result<bool, EvalError>,
     ) -> Result<bool, EvalError> {
         let mut written = false;
         member(out, any, |out| {
             let name_start = out.len();
-            write_value(out, key)?;
-            let name = name_start..out.len();
-            out.push(b':');
+            match json_name {
+                Some(text) => out.extend_from_slice(text.as_bytes()),
+                None => {
+                    write_value(out, key)?;
+                    out.push(b':');
+                }
+            }
+            let name = name_start..out.len() - 1;
             let value_start = out.len();
             written = write(out)?;
             if top
@@ -958,14 +976,20 @@ impl<'m> Evaluator<'m> {
             out.push(b'{');
             let mut any = false;
             walk.members(|m| {
-                self.json_member(out, &mut any, top, m.key(), |out| match &m {
-                    // Walked, not built: objects and lists below are written as they come.
-                    WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d),
-                    _ => match self.member_value(&m, s)? {
-                        Some(v) => write_value(out, &*v).map(|()| true),
-                        None => Ok(false),
+                self.json_member(
+                    out,
+                    &mut any,
+                    top,
+                    (m.key(), m.json_name()),
+                    |out| match &m {
+                        // Walked, not built: objects and lists below are written as they come.
+                        WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d),
+                        _ => match self.member_value(&m, s)? {
+                            Some(v) => write_value(out, &*v).map(|()| true),
+                            None => Ok(false),
+                        },
                     },
-                })
+                )
             })?;
             out.push(b'}');
             return Ok(true);
@@ -984,7 +1008,8 @@ impl<'m> Evaluator<'m> {
                     let ObjectKey::Literal(key) = key else {
                         continue;
                     };
-                    self.json_member(out, &mut any, top, key, |out| {
+                    let name = (key.as_str(), Some(key.json_with_colon()));
+                    self.json_member(out, &mut any, top, name, |out| {
                         self.write_json_depth(value, s, out, depth)
                     })?;
                 }
@@ -1699,6 +1724,7 @@ mod tests {
             "{ lines: { each: $.lines, to: { use: line } } }",
             "{ first: { use: line, with: \"$.lines[0]\" }, none: { use: line, with: $.nope } }",
             "{ \"k-${$.id}\": 1, plain: 2 }",
+            "{ \"q\\\"uote\": $.id, \"é\": 1, \"t\\tab\": 2, \"<\\u0001>\": 3 }",
             "{ merged: { merge: [ { a: $.id, b: $.nope }, $.nope, $.note ] } }",
             "{ merged: { merge: [ { a: $.id, b: $.nope }, \"$.lines[0]\" ] } }",
             "{ merged: { merge: [ { sku: $.id, b: $.nope }, \"$.lines[1]\", { c: 1 } ] } }",
@@ -1713,6 +1739,9 @@ mod tests {
             let (written, evaluated) = written_and_evaluated(result, focus.clone());
             assert_eq!(written, evaluated, "{result}");
         }
+        // Member names are written from their JSON text made at load, escapes included.
+        let (written, _) = written_and_evaluated("{ \"q\\\"uote\": $.id, \"t\\tab\": 2 }", focus);
+        assert_eq!(written, r#"{"q\"uote":"A-1","t\tab":2}"#);
     }
 
     #[test]

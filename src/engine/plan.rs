@@ -307,8 +307,44 @@ pub enum Template {
 
 #[derive(Debug)]
 pub enum ObjectKey {
-    Literal(String),
+    Literal(Name),
     Interp(Vec<InterpPart>),
+}
+
+/// A member name written in the mapping, with its JSON text made once at load (`"name":`, the
+/// quotes, escapes and colon included) for the JSON writer.
+#[derive(Debug, Clone)]
+pub struct Name {
+    text: String,
+    json: Box<str>,
+}
+
+impl Name {
+    pub fn new(text: String) -> Name {
+        // A string always encodes; the fallback is the same text written by hand.
+        let quoted = serde_json::to_string(&text).unwrap_or_else(|_| format!("{text:?}"));
+        Name {
+            json: format!("{quoted}:").into_boxed_str(),
+            text,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// `"name":` as JSON text.
+    pub fn json_with_colon(&self) -> &str {
+        &self.json
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
 }
 
 #[derive(Debug)]

@@ -68,7 +68,7 @@ impl Evaluator<'_> {
                     return Ok(false);
                 }
                 if let WalkMember::Template(key, t, d) = m
-                    && key != "#text"
+                    && key.as_str() != "#text"
                 {
                     // Walked, not built: objects and lists below are written as they come.
                     return self.write_element(e, key, t, s, d);
@@ -113,7 +113,7 @@ impl Evaluator<'_> {
                     if key.starts_with('@') {
                         continue;
                     }
-                    if key == "#text" {
+                    if key.as_str() == "#text" {
                         if let Some(v) = self.eval_depth(value, s, use_depth)? {
                             xml::write_text(e.w, &v)?;
                         }
