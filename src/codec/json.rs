@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::str::FromStr;
 
 use crate::value::{Map, NUMBER_KEY, Number, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -105,9 +104,13 @@ impl<'de> Visitor<'de> for Project<'_> {
         while let Some(key) = map.next_key_seed(Text)? {
             if first && key == NUMBER_KEY {
                 let text: Cow<'de, str> = map.next_value_seed(Text)?;
-                return Number::from_str(&text)
+                let number = match text {
+                    Cow::Owned(text) => Number::from_json_string(text),
+                    Cow::Borrowed(text) => Number::from_json_text(text),
+                };
+                return number
                     .map(Value::Number)
-                    .map_err(de::Error::custom);
+                    .ok_or_else(|| de::Error::custom("not a JSON number"));
             }
             first = false;
             match self.need.field(&key) {

@@ -75,9 +75,8 @@ pub fn decimal_value(d: Decimal, scale: Option<u32>) -> Value {
 }
 
 pub fn decimal_number(d: Decimal, scale: Option<u32>) -> Number {
-    let text = decimal_text(d, scale);
-    // A decimal's text is always a valid JSON number.
-    Number::from_str(&text).unwrap_or_else(|_| Number::from(0))
+    // A decimal's text is a JSON number (digits, a point, a minus; no exponent).
+    Number::from_json_string(decimal_text(d, scale)).unwrap_or_else(|| Number::from(0))
 }
 
 pub fn decimal_text(d: Decimal, scale: Option<u32>) -> String {
@@ -263,7 +262,7 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
             // An integer written plainly as text (XML answers' numbers) becomes its number.
             if let Value::String(t) = &v
                 && plain_integer(t)
-                && let Ok(n) = Number::from_str(t)
+                && let Some(n) = Number::from_json_text(t)
             {
                 return Ok(Value::Number(n));
             }
@@ -279,16 +278,15 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
             // one already normalized).
             if let (None, Value::Number(n)) = (scale, &v)
                 && let Some(t) = plain_normalized(n.as_str())
+                && let Some(n) = Number::from_json_text(t)
             {
-                return Number::from_str(t)
-                    .map(Value::Number)
-                    .map_err(|e| e.to_string());
+                return Ok(Value::Number(n));
             }
             // The same for a number written plainly as text (XML answers' numbers); one JSON
             // would not read (a leading zero) takes the general way below.
             if let (None, Value::String(text)) = (scale, &v)
                 && let Some(t) = plain_normalized(text)
-                && let Ok(n) = Number::from_str(t)
+                && let Some(n) = Number::from_json_text(t)
             {
                 return Ok(Value::Number(n));
             }

@@ -13,6 +13,7 @@
 //! - `query`: jsonpath-rust's view of a value (selectors richer than names and indexes).
 
 mod map;
+mod number;
 mod query;
 mod schema;
 mod text;
@@ -20,8 +21,8 @@ mod text;
 use std::fmt;
 
 pub use map::Map;
+pub use number::{NotANumber, Number};
 pub use schema::Schema;
-pub use serde_json::Number;
 pub use text::{NUMBER_KEY, from_json_bytes};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

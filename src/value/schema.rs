@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use jsonschema::json::{Array, Json, Node, NodeIdentity, Object};
+use jsonschema::json::{Array, Json, JsonNumber, Node, NodeIdentity, Object};
 use jsonschema::types::JsonType;
 
 use super::{Map, Number, Value};
@@ -148,6 +148,34 @@ impl<'a> Array<'a, Schema> for &'a [Value] {
 
     fn elements(&self) -> std::slice::Iter<'a, Value> {
         self.iter()
+    }
+}
+
+/// Numbers as their text; serde_json's number only for jsonschema's cold paths (messages) and
+/// for the integer check of a text with a point or an exponent (`1.0` is an integer).
+impl JsonNumber for &Number {
+    fn as_u64(&self) -> Option<u64> {
+        Number::as_u64(self)
+    }
+
+    fn as_i64(&self) -> Option<i64> {
+        Number::as_i64(self)
+    }
+
+    fn as_f64(&self) -> Option<f64> {
+        Number::as_f64(self)
+    }
+
+    fn as_str(&self) -> Cow<'_, str> {
+        Cow::Borrowed(Number::as_str(self))
+    }
+
+    fn to_number(&self) -> Cow<'_, serde_json::Number> {
+        Cow::Owned(self.to_serde())
+    }
+
+    fn is_integer(&self) -> bool {
+        !Number::as_str(self).contains(['.', 'e', 'E']) || JsonNumber::is_integer(&self.to_serde())
     }
 }
 

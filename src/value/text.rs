@@ -2,7 +2,6 @@
 //! for the places that speak serde_json (YAML-loaded constants, problem bodies, the sandbox).
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -123,9 +122,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(key) = map.next_key_seed(Key)? {
             if first && key == NUMBER_KEY {
                 let text: String = map.next_value()?;
-                return Number::from_str(&text)
+                return Number::from_json_string(text)
                     .map(Value::Number)
-                    .map_err(de::Error::custom);
+                    .ok_or_else(|| de::Error::custom("not a JSON number"));
             }
             first = false;
             let value = map.next_value()?;
@@ -161,7 +160,7 @@ impl From<serde_json::Value> for Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => Value::Number(n),
+            serde_json::Value::Number(n) => Value::Number(Number::from(&n)),
             serde_json::Value::String(s) => Value::String(s),
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::from).collect())
@@ -178,7 +177,7 @@ impl From<Value> for serde_json::Value {
         match v {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(b),
-            Value::Number(n) => serde_json::Value::Number(n),
+            Value::Number(n) => serde_json::Value::Number(n.to_serde()),
             Value::String(s) => serde_json::Value::String(s),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
