@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::value::{Map, Number, Value};
+use crate::value::{self, Map, Number, Value};
 use rust_decimal::Decimal;
 
 use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
@@ -925,7 +925,7 @@ impl<'m> Evaluator<'m> {
             match json_name {
                 Some(text) => out.extend_from_slice(text.as_bytes()),
                 None => {
-                    write_value(out, key)?;
+                    value::write_json_str(out, key);
                     out.push(b':');
                 }
             }
@@ -985,7 +985,10 @@ impl<'m> Evaluator<'m> {
                         // Walked, not built: objects and lists below are written as they come.
                         WalkMember::Template(_, t, d) => self.write_json_depth(t, s, out, *d),
                         _ => match self.member_value(&m, s)? {
-                            Some(v) => write_value(out, &*v).map(|()| true),
+                            Some(v) => {
+                                value::write_json(out, &v);
+                                Ok(true)
+                            }
                             None => Ok(false),
                         },
                     },
@@ -1064,7 +1067,7 @@ impl<'m> Evaluator<'m> {
             }
             other => match self.eval_depth(other, s, depth)? {
                 Some(v) => {
-                    write_value(out, v.as_ref())?;
+                    value::write_json(out, &v);
                     Ok(true)
                 }
                 None => Ok(false),
@@ -1317,11 +1320,6 @@ fn member(
 }
 
 /// Appends `v`'s JSON text.
-fn write_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), EvalError> {
-    serde_json::to_writer(out, v)
-        .map_err(|e| EvalError::new(None, format!("cannot write JSON: {e}")))
-}
-
 fn cmp(
     a: Option<Cow<'_, Value>>,
     b: Option<Cow<'_, Value>>,

@@ -23,7 +23,7 @@ use std::fmt;
 pub use map::Map;
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
-pub use text::{NUMBER_KEY, from_json_bytes};
+pub use text::{NUMBER_KEY, from_json_bytes, write_json, write_json_str};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Value {

@@ -144,6 +144,46 @@ pub fn from_json_bytes(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     }
 }
 
+/// Appends `v` as compact JSON text, as `serde_json::to_writer` writes it (numbers as their
+/// text), without serde's serializer between: the engine writes every value of a body so.
+pub fn write_json(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => out.extend_from_slice(n.as_str().as_bytes()),
+        Value::String(s) => write_json_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(out, k);
+                out.push(b':');
+                write_json(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a vector cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
 /// A member name, as an owned string.
 struct Key;
 
@@ -198,6 +238,18 @@ impl From<&Value> for serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let text = r#"{"a\"b":[1.10,-0,1e5,true,false,null,"tab\tquote\"\u0001é\u2028"],
+            "o":{},"l":[],"n":{"x":{"y":[{"z":"\\"}]}}}"#;
+        let v: Value = serde_json::from_str(text).expect("json");
+        let mut out = Vec::new();
+        write_json(&mut out, &v);
+        assert_eq!(out, serde_json::to_vec(&v).expect("serde_json writes it"));
+        let back: Value = serde_json::from_slice(&out).expect("written JSON reads back");
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn numbers_keep_their_text() {
