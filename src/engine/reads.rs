@@ -221,7 +221,7 @@ impl Walk<'_> {
                 self.mark(slot, &[], true);
                 Vec::new()
             }
-            Some((Step::Key(k), rest)) if k == "body" => {
+            Some((Step::Key(k, _), rest)) if k == "body" => {
                 let keys = keys_of(rest);
                 self.mark(slot, &keys, whole);
                 vec![(slot, keys)]
@@ -383,7 +383,7 @@ impl Walk<'_> {
 fn keys_of(path: &[Step]) -> Vec<String> {
     path.iter()
         .filter_map(|s| match s {
-            Step::Key(k) => Some(k.clone()),
+            Step::Key(k, _) => Some(k.clone()),
             Step::Index(_) => None,
         })
         .collect()

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::value::Value;
+use crate::value::{Hint, Value};
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector as JpSelector};
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
@@ -64,10 +64,22 @@ pub const ROOT_NAMES: &[(&str, Root)] = &[
     ("response", Root::Response),
 ];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Step {
-    Key(String),
+    /// A member name, with where it was found last (a hint: see `Map::get_hinted`).
+    Key(String, Hint),
     Index(i64),
+}
+
+/// Steps are equal by what they select; hints are not compared.
+impl PartialEq for Step {
+    fn eq(&self, other: &Step) -> bool {
+        match (self, other) {
+            (Step::Key(a, _), Step::Key(b, _)) => a == b,
+            (Step::Index(a), Step::Index(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -367,7 +379,7 @@ fn suffix_of(path: &PathKind) -> Option<String> {
             for s in steps {
                 out.push('/');
                 match s {
-                    Step::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                    Step::Key(k, _) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
                     Step::Index(i) => out.push_str(&i.to_string()),
                 }
             }
@@ -381,7 +393,7 @@ fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
     let mut steps = Vec::with_capacity(query.segments.len());
     for seg in &query.segments {
         match seg {
-            Segment::Selector(JpSelector::Name(n)) => steps.push(Step::Key(unquote(n))),
+            Segment::Selector(JpSelector::Name(n)) => steps.push(Step::Key(unquote(n), Hint::default())),
             Segment::Selector(JpSelector::Index(i)) => steps.push(Step::Index(*i)),
             _ => return None,
         }
@@ -405,7 +417,7 @@ fn unquote(name: &str) -> String {
 fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     for step in steps {
         value = match (step, value) {
-            (Step::Key(k), Value::Object(map)) => map.get(k)?,
+            (Step::Key(k, hint), Value::Object(map)) => map.get_hinted(k, hint)?,
             (Step::Index(i), Value::Array(items)) => {
                 let idx = if *i < 0 {
                     items.len().checked_sub(i.unsigned_abs() as usize)?

@@ -7,10 +7,22 @@
 //! object, a lookup or an insert costs at most 32 name comparisons or one hash probe.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use indexmap::IndexMap;
 
 use super::Value;
+
+/// Where a name was last found in an object (see [`Map::get_hinted`]); shared by the threads
+/// that run one compiled selector, so only a hint: any value is safe, a wrong one costs a search.
+#[derive(Debug, Default)]
+pub struct Hint(AtomicU32);
+
+impl Clone for Hint {
+    fn clone(&self) -> Hint {
+        Hint(AtomicU32::new(self.0.load(Ordering::Relaxed)))
+    }
+}
 
 /// Members kept in a plain vector, found by comparing names.
 const SMALL: usize = 32;
@@ -62,6 +74,27 @@ impl Map {
     pub fn get(&self, key: &str) -> Option<&Value> {
         match &self.0 {
             Repr::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Repr::Large(m) => m.get(key),
+        }
+    }
+
+    /// `get`, trying first the member where `hint` says the name was found last time: objects
+    /// of one kind (a vendor's documents, canonical lines) keep their members in one order, so
+    /// a compiled selector's step mostly finds its name with one comparison.
+    pub fn get_hinted(&self, key: &str, hint: &Hint) -> Option<&Value> {
+        match &self.0 {
+            Repr::Small(v) => {
+                let at = hint.0.load(Ordering::Relaxed) as usize;
+                if let Some((k, value)) = v.get(at)
+                    && k == key
+                {
+                    return Some(value);
+                }
+                let at = v.iter().position(|(k, _)| k == key)?;
+                // At most SMALL: fits.
+                hint.0.store(at as u32, Ordering::Relaxed);
+                Some(&v[at].1)
+            }
             Repr::Large(m) => m.get(key),
         }
     }
@@ -293,6 +326,24 @@ mod tests {
 
     fn n(i: usize) -> Value {
         Value::from(i as u64)
+    }
+
+    #[test]
+    fn hinted_lookups_find_what_get_finds() {
+        let hint = Hint::default();
+        for size in [0, 1, 5, SMALL, SMALL + 3] {
+            let map: Map = (0..size).map(|i| (format!("k{i}"), n(i))).collect();
+            for i in (0..size + 2).rev() {
+                let key = format!("k{i}");
+                // Twice: the second finds it where the first left the hint.
+                assert_eq!(map.get_hinted(&key, &hint), map.get(&key), "{key} of {size}");
+                assert_eq!(map.get_hinted(&key, &hint), map.get(&key), "{key} of {size}");
+            }
+        }
+        // Any hint is safe, however far out.
+        let far = Hint(AtomicU32::new(u32::MAX));
+        let map: Map = [("a".to_string(), n(1))].into_iter().collect();
+        assert_eq!(map.get_hinted("a", &far), Some(&n(1)));
     }
 
     #[test]

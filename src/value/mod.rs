@@ -20,7 +20,7 @@ mod text;
 
 use std::fmt;
 
-pub use map::Map;
+pub use map::{Hint, Map};
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
 pub use text::{NUMBER_KEY, from_json_bytes, write_json, write_json_str};
