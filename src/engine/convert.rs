@@ -557,8 +557,7 @@ mod tests {
             None => (digits, ""),
         };
         let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if int.is_empty() || !all_digits(int) || !all_digits(frac) || int.len() + frac.len() > 28
-        {
+        if int.is_empty() || !all_digits(int) || !all_digits(frac) || int.len() + frac.len() > 28 {
             return None;
         }
         let kept = frac.trim_end_matches('0');

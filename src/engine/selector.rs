@@ -393,7 +393,9 @@ fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
     let mut steps = Vec::with_capacity(query.segments.len());
     for seg in &query.segments {
         match seg {
-            Segment::Selector(JpSelector::Name(n)) => steps.push(Step::Key(unquote(n), Hint::default())),
+            Segment::Selector(JpSelector::Name(n)) => {
+                steps.push(Step::Key(unquote(n), Hint::default()))
+            }
             Segment::Selector(JpSelector::Index(i)) => steps.push(Step::Index(*i)),
             _ => return None,
         }

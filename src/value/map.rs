@@ -336,8 +336,16 @@ mod tests {
             for i in (0..size + 2).rev() {
                 let key = format!("k{i}");
                 // Twice: the second finds it where the first left the hint.
-                assert_eq!(map.get_hinted(&key, &hint), map.get(&key), "{key} of {size}");
-                assert_eq!(map.get_hinted(&key, &hint), map.get(&key), "{key} of {size}");
+                assert_eq!(
+                    map.get_hinted(&key, &hint),
+                    map.get(&key),
+                    "{key} of {size}"
+                );
+                assert_eq!(
+                    map.get_hinted(&key, &hint),
+                    map.get(&key),
+                    "{key} of {size}"
+                );
             }
         }
         // Any hint is safe, however far out.
