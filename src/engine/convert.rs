@@ -570,16 +570,7 @@ mod tests {
 
     #[test]
     fn plain_normalized_agrees_with_its_reference() {
-        let alphabet = ['-', '.', '0', '1', '9', 'e'];
-        let mut level = vec![String::new()];
-        let mut texts = vec![String::new()];
-        for _ in 0..6 {
-            level = level
-                .iter()
-                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
-                .collect();
-            texts.extend(level.iter().cloned());
-        }
+        let mut texts = crate::value::every_text(&['-', '.', '0', '1', '9', 'e'], 6);
         for n in 26..31 {
             texts.push("1".repeat(n));
             texts.push(format!("1.{}", "0".repeat(n)));

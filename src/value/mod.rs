@@ -21,6 +21,8 @@ mod text;
 use std::fmt;
 
 pub use map::{Hint, Map};
+#[cfg(test)]
+pub(crate) use number::every_text;
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
 pub use text::{NUMBER_KEY, from_json_bytes, write_json, write_json_str};

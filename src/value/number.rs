@@ -159,6 +159,22 @@ impl Serialize for Number {
     }
 }
 
+/// Every text of at most `max` characters drawn from `alphabet`, the empty one included: the
+/// input of tests that hold a hand-written reader to a reference on all short texts.
+#[cfg(test)]
+pub(crate) fn every_text(alphabet: &[char], max: usize) -> Vec<String> {
+    let mut texts = vec![String::new()];
+    let mut level = vec![String::new()];
+    for _ in 0..max {
+        level = level
+            .iter()
+            .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+            .collect();
+        texts.extend(level.iter().cloned());
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,16 +182,7 @@ mod tests {
     #[test]
     fn the_grammar_is_serde_jsons() {
         // Every text of up to 5 characters over the grammar's alphabet, and some longer ones.
-        let alphabet = ['-', '+', '.', 'e', 'E', '0', '1', '9', ' '];
-        let mut texts = vec![String::new()];
-        let mut level = vec![String::new()];
-        for _ in 0..5 {
-            level = level
-                .iter()
-                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
-                .collect();
-            texts.extend(level.iter().cloned());
-        }
+        let mut texts = every_text(&['-', '+', '.', 'e', 'E', '0', '1', '9', ' '], 5);
         texts.extend(
             [
                 "12345678901234567890123456789.5",
