@@ -212,10 +212,8 @@ pub fn convert_cow<'a>(
 
 fn unchanged(v: &Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> bool {
     match (how, v) {
+        // (`as: decimal` of a number is settled before, in `convert_cow`.)
         (Convert::String, Value::String(_)) => true,
-        (Convert::Decimal(None), Value::Number(n)) => {
-            plain_normalized(n.as_str()).is_some_and(|t| t.len() == n.as_str().len())
-        }
         (Convert::Integer, Value::Number(n)) => plain_integer(n.as_str()),
         // Read as a date and written in the default form, with no zone to move it through.
         (

@@ -1319,7 +1319,6 @@ fn member(
     Ok(())
 }
 
-/// Appends `v`'s JSON text.
 fn cmp(
     a: Option<Cow<'_, Value>>,
     b: Option<Cow<'_, Value>>,
