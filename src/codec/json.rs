@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::value::{Map, NUMBER_KEY, Number, Value};
+use crate::value::{Map, NUMBER_KEY, NotANumber, Number, Value};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
@@ -110,7 +110,7 @@ impl<'de> Visitor<'de> for Project<'_> {
                 };
                 return number
                     .map(Value::Number)
-                    .ok_or_else(|| de::Error::custom("not a JSON number"));
+                    .ok_or_else(|| de::Error::custom(NotANumber));
             }
             first = false;
             match self.need.field(&key) {

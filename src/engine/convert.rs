@@ -301,15 +301,8 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
             Ok(decimal_value(d.trunc(), None))
         }
         Convert::Decimal(scale) => {
-            // A plainly written number is cut to its normalized text (`unchanged` passed on
-            // one already normalized).
-            if let (None, Value::Number(n)) = (scale, &v)
-                && let Some(t) = plain_normalized(n.as_str())
-                && let Some(n) = Number::from_json_text(t)
-            {
-                return Ok(Value::Number(n));
-            }
-            // The same for a number written plainly as text (XML answers' numbers); one JSON
+            // (A plainly written JSON number is settled in `convert_cow`.) A number written
+            // plainly as text (XML answers' numbers) is cut to its normalized text; one JSON
             // would not read (a leading zero) takes the general way below.
             if let (None, Value::String(text)) = (scale, &v)
                 && let Some(t) = plain_normalized(text)

@@ -71,17 +71,6 @@ pub enum Step {
     Index(i64),
 }
 
-/// Steps are equal by what they select; hints are not compared.
-impl PartialEq for Step {
-    fn eq(&self, other: &Step) -> bool {
-        match (self, other) {
-            (Step::Key(a, _), Step::Key(b, _)) => a == b,
-            (Step::Index(a), Step::Index(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum PathKind {
     /// Only names and indexes: walked directly.

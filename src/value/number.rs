@@ -55,14 +55,6 @@ impl Number {
         self.0.parse::<f64>().ok().filter(|f| f.is_finite())
     }
 
-    pub fn is_i64(&self) -> bool {
-        self.as_i64().is_some()
-    }
-
-    pub fn is_u64(&self) -> bool {
-        self.as_u64().is_some()
-    }
-
     /// serde_json's number of the same text (for its `Value` and jsonschema's cold paths).
     pub fn to_serde(&self) -> serde_json::Number {
         // The text is a JSON number: serde_json reads it back as one.

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::{Map, Number, Value};
+use super::{Map, NotANumber, Number, Value};
 
 /// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
 /// this key, its value the number's text. `numbers_keep_their_text` (here) and
@@ -124,7 +124,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 let text: String = map.next_value()?;
                 return Number::from_json_string(text)
                     .map(Value::Number)
-                    .ok_or_else(|| de::Error::custom("not a JSON number"));
+                    .ok_or_else(|| de::Error::custom(NotANumber));
             }
             first = false;
             let value = map.next_value()?;
