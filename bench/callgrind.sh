@@ -96,7 +96,7 @@ for line in open(path):
         rows.append((int(m.group(1).replace(',', '')), m.group(2)))
 print(f"{what}: {n} requests, {rows[0][0] / n:,.0f} instructions per request")
 phases = [
-    ("the canonical body parsed", r"value::text::from_json_bytes$|text.rs:serde_json::de::from_trait$"),
+    ("the canonical body parsed", r"json.rs:ordergate::codec::json::parse$"),
     ("validated", r"validate::check_body$"),
     ("the flow (render, call, read)", r"mod.rs:ordergate::flow::run::\{\{closure\}\}$"),
     ("  the vendor request rendered", r"render.rs:ordergate::engine::render::render$"),

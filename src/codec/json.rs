@@ -1,17 +1,59 @@
-//! JSON bodies. Numbers keep their decimal text (serde_json `arbitrary_precision`).
+//! JSON bodies: the canonical request's and the vendors' answers, read into a [`Value`] by
+//! jiter's pull parser (no serde visitor between: strings and keys are copied once, numbers
+//! keep their text), optionally only for the parts a mapping reads ([`Need`]).
 
-use std::borrow::Cow;
-use std::fmt;
+use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 
-use crate::value::{Map, NUMBER_KEY, NotANumber, Number, Value};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use crate::value::{Map, Number, Value};
 
 use super::need::Need;
 use super::{CodecError, MAX_DEPTH};
 
-pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
-    serde_json::to_vec(value).map_err(|e| CodecError::encode("JSON", e.to_string()))
+/// Why a JSON text could not be read, and where (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at line {line} column {column}")]
+pub struct JsonError {
+    pub what: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Reads a whole JSON text (a request body): every part is kept; an empty text is an error.
+/// (Not inlined: `bench/callgrind.sh` counts the canonical body's parse by this name.)
+#[inline(never)]
+pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    parse_needed(bytes, &Need::All)
+}
+
+/// Reads a JSON text, building only the parts `need` names; the rest is skipped but must still
+/// be valid JSON. Nesting deeper than [`MAX_DEPTH`] is refused, kept or skipped.
+pub fn parse_needed(bytes: &[u8], need: &Need) -> Result<Value, JsonError> {
+    // UTF-8 is checked once for the whole text, so no string needs its own check.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(error_at(bytes, e.valid_up_to(), "invalid UTF-8".into())),
+    };
+    let mut jiter = Jiter::new(bytes);
+    let read = jiter
+        .peek()
+        .map_err(Fault::from)
+        .and_then(|peek| read(&mut jiter, text, peek, need, 1))
+        .and_then(|value| jiter.finish().map(|()| value).map_err(Fault::from));
+    read.or_else(|fault| match fault {
+        // jiter stops at 4,300 digits (Python's limit); JSON has none. Such a text is read
+        // whole by serde_json instead, so that a client is told which field is out of range.
+        Fault::Json(JiterError {
+            error_type: JiterErrorType::JsonError(JsonErrorType::NumberOutOfRange),
+            ..
+        }) => read_long_numbers(bytes),
+        fault => Err(fault),
+    })
+    .map_err(|fault| match fault {
+        Fault::Json(e) => error_at(bytes, e.index, e.error_type.to_string()),
+        Fault::TooDeep(at) => error_at(bytes, at, format!("nested deeper than {MAX_DEPTH} levels")),
+        Fault::NotANumber(at) => error_at(bytes, at, "not a JSON number".into()),
+        Fault::Read(e) => e,
+    })
 }
 
 /// Decodes a vendor answer; an empty body is `null`.
@@ -19,212 +61,51 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     decode_needed(bytes, &Need::All)
 }
 
-/// Decodes a vendor answer, building only the parts `need` names; the rest is skipped (but
-/// must still be valid JSON and no deeper than [`MAX_DEPTH`]). An empty body is `null`.
+/// Decodes a vendor answer for the parts `need` names (see [`parse_needed`]); an empty body is
+/// `null`.
 pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    let bad = |e: serde_json::Error| CodecError::decode("JSON", e.to_string());
-    // UTF-8 checked once, not string by string (see `value::from_json_bytes`).
-    let value = match std::str::from_utf8(bytes) {
-        Ok(text) => project(serde_json::Deserializer::from_str(text), need),
-        Err(_) => project(serde_json::Deserializer::from_slice(bytes), need),
+    parse_needed(bytes, need).map_err(|e| CodecError::decode("JSON", e.to_string()))
+}
+
+/// Why reading stopped, with the byte index it stopped at (or already placed).
+enum Fault {
+    Json(JiterError),
+    TooDeep(usize),
+    NotANumber(usize),
+    Read(JsonError),
+}
+
+impl From<JiterError> for Fault {
+    fn from(e: JiterError) -> Fault {
+        Fault::Json(e)
     }
-    .map_err(bad)?;
-    // Skipped parts are held to the limit as they are read; kept ones are measured here.
+}
+
+/// A text with a number too long for jiter, read by serde_json (through `Value`'s `Deserialize`)
+/// and held to the same depth limit.
+fn read_long_numbers(bytes: &[u8]) -> Result<Value, Fault> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Fault::Read(JsonError {
+            what: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        })
+    })?;
     if depth(&value) > MAX_DEPTH {
-        return Err(CodecError::decode(
-            "JSON",
-            format!("nested deeper than {MAX_DEPTH} levels"),
-        ));
+        return Err(Fault::Read(JsonError {
+            what: format!("nested deeper than {MAX_DEPTH} levels"),
+            line: 1,
+            column: 1,
+        }));
     }
     Ok(value)
 }
 
-fn project<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-    need: &Need,
-) -> Result<Value, serde_json::Error> {
-    let value = Project { need, depth: 1 }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
-}
-
-/// Deserializes one value at `depth` (the root is 1), keeping what the need names.
-#[derive(Clone)]
-struct Project<'n> {
-    need: &'n Need,
-    depth: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Project<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        match self.need {
-            Need::All => Value::deserialize(d),
-            Need::Fields(_) => d.deserialize_any(self),
-        }
-    }
-}
-
-impl<'de> Visitor<'de> for Project<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    crate::visit_scalars!();
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        self.deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let inner = Project {
-            need: self.need,
-            depth: self.depth + 1,
-        };
-        while let Some(item) = seq.next_element_seed(inner.clone())? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        // At most the needed keys are kept: sized once, the map never grows.
-        let mut out = match self.need {
-            Need::Fields(keys) => Map::with_capacity(keys.len()),
-            Need::All => Map::new(),
-        };
-        let mut first = true;
-        while let Some(key) = map.next_key_seed(Text)? {
-            if first && key == NUMBER_KEY {
-                let text: Cow<'de, str> = map.next_value_seed(Text)?;
-                let number = match text {
-                    Cow::Owned(text) => Number::from_json_string(text),
-                    Cow::Borrowed(text) => Number::from_json_text(text),
-                };
-                return number
-                    .map(Value::Number)
-                    .ok_or_else(|| de::Error::custom(NotANumber));
-            }
-            first = false;
-            match self.need.field(&key) {
-                Some(need) => {
-                    let value = map.next_value_seed(Project {
-                        need,
-                        depth: self.depth + 1,
-                    })?;
-                    out.insert(key.into_owned(), value);
-                }
-                None => map.next_value_seed(Skip(self.depth + 1))?,
-            }
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// Skips a value at `depth`, refusing one nested deeper than [`MAX_DEPTH`] as [`decode`] does.
-struct Skip(usize);
-
-impl<'de> DeserializeSeed<'de> for Skip {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if self.0 > MAX_DEPTH {
-            return Err(de::Error::custom(format!(
-                "nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Skip {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Skip(self.0 + 1))?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(Text)? {
-            if key == NUMBER_KEY {
-                map.next_value::<IgnoredAny>()?;
-            } else {
-                map.next_value_seed(Skip(self.0 + 1))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A string (a key, or a number's text), borrowed from the input when it has no escapes.
-struct Text;
-
-impl<'de> DeserializeSeed<'de> for Text {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Text {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
-}
-
-/// Depth of a value, iteratively (no recursion on untrusted input).
-pub fn depth(value: &Value) -> usize {
+/// Depth of a value, iteratively (a scalar is 1).
+fn depth(value: &Value) -> usize {
     let mut max = 0;
     let mut stack = vec![(value, 1usize)];
     while let Some((v, d)) = stack.pop() {
@@ -238,6 +119,115 @@ pub fn depth(value: &Value) -> usize {
     max
 }
 
+/// The error at byte `index` (the end of the text when past it), by line and column (bytes).
+fn error_at(bytes: &[u8], index: usize, what: String) -> JsonError {
+    let before = &bytes[..index.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    JsonError {
+        what,
+        line: 1 + before.iter().filter(|&&b| b == b'\n').count(),
+        column: 1 + index - line_start,
+    }
+}
+
+/// Reads the value `peek` starts, at `depth` (the root is 1), keeping what `need` names;
+/// `text` is what `jiter` reads.
+fn read(
+    jiter: &mut Jiter<'_>,
+    text: &str,
+    peek: Peek,
+    need: &Need,
+    depth: usize,
+) -> Result<Value, Fault> {
+    if depth > MAX_DEPTH {
+        return Err(Fault::TooDeep(jiter.current_index()));
+    }
+    Ok(match peek {
+        Peek::Null => {
+            jiter.known_null()?;
+            Value::Null
+        }
+        Peek::True | Peek::False => Value::Bool(jiter.known_bool(peek)?),
+        Peek::String => Value::String(jiter.known_str()?.to_owned()),
+        Peek::Array => {
+            let mut items = Vec::new();
+            let mut next = jiter.known_array()?;
+            while let Some(peek) = next {
+                items.push(read(jiter, text, peek, need, depth + 1)?);
+                next = jiter.array_step()?;
+            }
+            Value::Array(items)
+        }
+        Peek::Object => {
+            // At most the needed keys are kept: sized once, the map never grows.
+            let mut out = match need {
+                Need::Fields(keys) => Map::with_capacity(keys.len()),
+                Need::All => Map::new(),
+            };
+            let mut key = jiter.known_object()?;
+            while let Some(name) = key {
+                match need.field(name) {
+                    Some(inner) => {
+                        let name = name.to_owned();
+                        let peek = jiter.peek()?;
+                        let value = read(jiter, text, peek, inner, depth + 1)?;
+                        out.insert(name, value);
+                    }
+                    None => {
+                        let peek = jiter.peek()?;
+                        skip(jiter, peek, depth + 1)?;
+                    }
+                }
+                key = jiter.next_key()?;
+            }
+            Value::Object(out)
+        }
+        // A number, or something that is no JSON value (jiter says which).
+        _ => {
+            let at = jiter.current_index();
+            let len = jiter.known_number_bytes(peek)?.len();
+            // The number's own bytes, from the text already checked as UTF-8.
+            let number = text
+                .get(at..at + len)
+                .and_then(Number::from_json_text)
+                .ok_or(Fault::NotANumber(at))?;
+            Value::Number(number)
+        }
+    })
+}
+
+/// Skips the value `peek` starts, at `depth`, held to [`MAX_DEPTH`] as [`read`] is.
+fn skip(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<(), Fault> {
+    if depth > MAX_DEPTH {
+        return Err(Fault::TooDeep(jiter.current_index()));
+    }
+    match peek {
+        Peek::Array => {
+            let mut next = jiter.known_array()?;
+            while let Some(peek) = next {
+                skip(jiter, peek, depth + 1)?;
+                next = jiter.array_step()?;
+            }
+        }
+        Peek::Object => {
+            let mut more = jiter.known_object()?.is_some();
+            while more {
+                let peek = jiter.peek()?;
+                skip(jiter, peek, depth + 1)?;
+                more = jiter.next_key_bytes()?.is_some();
+            }
+        }
+        Peek::String => {
+            jiter.known_bytes()?;
+        }
+        _ => jiter.known_skip(peek)?,
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,10 +235,7 @@ mod tests {
     #[test]
     fn numbers_round_trip_exactly() {
         let v = decode(br#"{"a": 0.1, "b": 12345678901234567890.123}"#).expect("decodes");
-        assert_eq!(
-            String::from_utf8(encode(&v).expect("encodes")).expect("utf8"),
-            r#"{"a":0.1,"b":12345678901234567890.123}"#
-        );
+        assert_eq!(v.to_string(), r#"{"a":0.1,"b":12345678901234567890.123}"#);
     }
 
     fn fields(list: &[(&str, Need)]) -> Need {
@@ -312,5 +299,97 @@ mod tests {
         assert!(decode(b"<html>oops</html>").is_err());
         assert!(decode(b"{\"a\": ").is_err());
         assert_eq!(decode(b"  ").expect("empty"), Value::Null);
+    }
+
+    #[test]
+    fn texts_read_as_serde_json_reads_them() {
+        // What serde_json reads, this reads the same; what it refuses, this refuses. (Numbers
+        // keep the text they were written with, `1e5` where serde_json writes `1e+5`: compared
+        // through serde_json's own number.)
+        let texts: &[&[u8]] = &[
+            br#"{"a": "\u00e9t\u00e9", "b": ["x\"y", 1.50, -0, 1e5, 2E-3, true, false, null]}"#,
+            "{\"é\": \"ü\", \"emoji\": \"\\ud83d\\ude00\"}".as_bytes(),
+            br#"{"z": 1, "a": [true, null, "x"], "z": 2, "m": {"k": {}}, "l": []}"#,
+            br#"[[], {}, "", 0, 123456789012345678901234567890.000]"#,
+            br#"  "just a string"  "#,
+            b"42",
+            b"{\"a\": \"\xff\"}",
+            b"{\"a\": 1} \xc3",
+            br#"{"a": }"#,
+            br#"{"a": 1,}"#,
+            br#"[1, 2,]"#,
+            br#"{"a" 1}"#,
+            br#"{'a': 1}"#,
+            br#"[01]"#,
+            br#"[1.]"#,
+            br#"[.5]"#,
+            br#"[-]"#,
+            br#"[1e]"#,
+            br#"[+1]"#,
+            br#"[NaN]"#,
+            br#"[Infinity]"#,
+            br#"["\ud800"]"#,
+            br#"["\x"]"#,
+            b"[\"tab\there\"]",
+            br#"[tru]"#,
+            br#"{"a": 1} {"b": 2}"#,
+            b"",
+            b"   ",
+        ];
+        for text in texts {
+            let ours = parse(text).map(|v| serde_json::Value::from(v).to_string());
+            let theirs = serde_json::from_slice::<serde_json::Value>(text).map(|v| v.to_string());
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(text)),
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{}: ours {ours:?}, serde_json {theirs:?}",
+                    String::from_utf8_lossy(text)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_of_any_length_are_read() {
+        // Past jiter's 4,300 digits, serde_json reads the text: still exact, still limited.
+        let long = format!("{{\"q\": {}.5, \"s\": \"x\"}}", "7".repeat(10_000));
+        let v = parse(long.as_bytes()).expect("a long number is JSON");
+        assert_eq!(v["q"].as_number().map(|n| n.as_str().len()), Some(10_002));
+        assert_eq!(v["s"], Value::from("x"));
+        let deep = format!(
+            "[{}, {}1{}]",
+            "7".repeat(5_000),
+            "[".repeat(70),
+            "]".repeat(70)
+        );
+        let e = parse(deep.as_bytes()).expect_err("too deep");
+        assert!(e.what.starts_with("nested deeper"), "{e}");
+        assert!(parse(format!("[{}", "7".repeat(5_000)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let e = parse(b"{\n  \"a\": tru\n}").expect_err("broken");
+        assert_eq!((e.line, e.column), (2, 11), "{e}");
+        let e = parse(b"{\"a\": \"\xff\"}").expect_err("not UTF-8");
+        assert_eq!(e.to_string(), "invalid UTF-8 at line 1 column 8");
+        let e = parse(b"[1, 2").expect_err("cut short");
+        assert!(
+            e.to_string()
+                .starts_with("EOF while parsing a list at line 1"),
+            "{e}"
+        );
+        let e = parse(b"").expect_err("empty");
+        assert!(
+            e.to_string().starts_with("EOF while parsing a value"),
+            "{e}"
+        );
+        let deep = format!("{}1{}", "[".repeat(70), "]".repeat(70));
+        let e = parse(deep.as_bytes()).expect_err("too deep");
+        assert_eq!(
+            e.to_string(),
+            "nested deeper than 64 levels at line 1 column 65"
+        );
     }
 }

@@ -436,7 +436,7 @@ fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
     };
     if head.connection.is_some() {
         let order = with_connection(
-            crate::value::from_json_bytes(&text).map_err(|_| no_order())?,
+            crate::codec::json::parse(&text).map_err(|_| no_order())?,
             connection,
         )?;
         return Ok(OrderJson {

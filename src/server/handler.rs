@@ -366,7 +366,7 @@ where
             "send the order as application/json",
         ));
     }
-    crate::value::from_json_bytes(&bytes).map_err(|e| {
+    crate::codec::json::parse(&bytes).map_err(|e| {
         Problem::new(
             ErrorCode::ValidationFailed,
             format!("the body is not valid JSON: {e}"),

@@ -25,7 +25,7 @@ pub use map::{Hint, Map};
 pub(crate) use number::every_text;
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
-pub use text::{NUMBER_KEY, from_json_bytes, write_json, write_json_str};
+pub use text::{NUMBER_KEY, write_json, write_json_str};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Value {
