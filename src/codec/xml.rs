@@ -146,43 +146,44 @@ pub fn write_element(
     write_end(w, name)
 }
 
-/// One element being read.
+/// One element being read: its members gathered as its children close.
 struct Frame {
     name: String,
     /// Length of the decoder's path before this element's name was added.
     path_len: usize,
-    /// Marked with the list attribute or named in `always_list`.
-    is_list: bool,
-    children: Vec<(String, Value)>,
-    attributes: Vec<(String, Value)>,
+    /// Marked with the list attribute or named in `always_list`: its children's values.
+    items: Option<Vec<Value>>,
+    /// Attributes (`@name`), then children (a repeated name becomes a list).
+    members: Map,
     text: String,
 }
 
 impl Frame {
-    fn finish(self) -> (String, Value) {
-        if self.is_list {
-            let items = self.children.into_iter().map(|(_, v)| v).collect();
-            return (self.name, Value::Array(items));
+    fn add_child(&mut self, name: String, v: Value) {
+        if let Some(items) = &mut self.items {
+            items.push(v);
+            return;
         }
-        if self.children.is_empty() && self.attributes.is_empty() {
-            return (self.name, Value::String(trimmed(self.text)));
-        }
-        let mut map = Map::with_capacity(self.attributes.len() + self.children.len() + 1);
-        for (k, v) in self.attributes {
-            map.insert(k, v);
-        }
-        for (k, v) in self.children {
-            match map.get_mut(&k) {
-                Some(Value::Array(items)) => items.push(v),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = Value::Array(vec![first, v]);
-                }
-                None => {
-                    map.insert(k, v);
-                }
+        match self.members.get_mut(&name) {
+            Some(Value::Array(items)) => items.push(v),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, v]);
+            }
+            None => {
+                self.members.insert(name, v);
             }
         }
+    }
+
+    fn finish(self) -> (String, Value) {
+        if let Some(items) = self.items {
+            return (self.name, Value::Array(items));
+        }
+        if self.members.is_empty() {
+            return (self.name, Value::String(trimmed(self.text)));
+        }
+        let mut map = self.members;
         if !self.text.trim().is_empty() {
             map.insert("#text".into(), Value::String(trimmed(self.text)));
         }
@@ -297,7 +298,7 @@ fn open_frame(
         path.push_str(&name);
     }
     let mut is_list = opts.always_list.iter().any(|p| p == path);
-    let mut attributes = Vec::new();
+    let mut members = Map::new();
     for attr in e.attributes() {
         let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
         let key = attr.key.local_name().as_ref().to_string();
@@ -312,14 +313,13 @@ fn open_frame(
             is_list = true;
             continue;
         }
-        attributes.push((format!("@{key}"), Value::String(value)));
+        members.insert(format!("@{key}"), Value::String(value));
     }
     Ok(Frame {
         name,
         path_len,
-        is_list,
-        children: Vec::new(),
-        attributes,
+        items: is_list.then(Vec::new),
+        members,
         text: String::new(),
     })
 }
@@ -328,7 +328,7 @@ fn close(frame: Frame, stack: &mut [Frame], path: &mut String, root: &mut Option
     path.truncate(frame.path_len);
     let (name, value) = frame.finish();
     match stack.last_mut() {
-        Some(parent) => parent.children.push((name, value)),
+        Some(parent) => parent.add_child(name, value),
         None => *root = Some(value),
     }
 }
