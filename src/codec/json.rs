@@ -84,8 +84,9 @@ impl From<JiterError> for Fault {
     }
 }
 
-/// A text with a number too long for jiter, read by serde_json (through `Value`'s `Deserialize`)
-/// and held to the same depth limit.
+/// A text with a number too long for jiter, read by serde_json (through `Value`'s `Deserialize`),
+/// whole whatever the need (a superset of it: the mapping reads only what it reads), and held to
+/// the same depth limit.
 fn read_long_numbers(bytes: &[u8]) -> Result<Value, Fault> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         Fault::Read(JsonError {

@@ -4,11 +4,12 @@
 //! Shaped like `serde_json::Value` (same variants, same accessors), with the difference that
 //! matters on every request: objects keep their members in written order in a [`Map`] made for
 //! small objects (no hashing up to 32 members; serde_json's `preserve_order` hashes every key
-//! with SipHash). Numbers are serde_json's `Number` with `arbitrary_precision`: they keep their
-//! decimal text exactly (never an `f64`).
+//! with SipHash). Numbers are [`Number`], their JSON text exactly as written (never an `f64`).
+//! JSON text is read into a value by `codec::json` (jiter) and written by [`write_json`].
 //!
 //! - `map`: the object type;
-//! - `text`: reading and writing JSON text (serde), and conversions from and to `serde_json`;
+//! - `text`: writing JSON text, serde in and out (YAML constants, tests), and conversions from
+//!   and to `serde_json`;
 //! - `schema`: the JSON Schema validator's view of a value (canonical validation);
 //! - `query`: jsonpath-rust's view of a value (selectors richer than names and indexes).
 
