@@ -191,8 +191,15 @@ fn init_logging(
             .flatten_event(true)
             .with_writer(std::io::stderr)
             .boxed(),
+        // Colours on a terminal; elsewhere the same text without the styling machinery.
+        LogFormat::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .boxed()
+        }
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(false)
+            .fmt_fields(crate::telemetry::log::plain_fields())
             .with_writer(std::io::stderr)
             .boxed(),
     };

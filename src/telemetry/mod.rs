@@ -1,6 +1,7 @@
 //! Observability: Prometheus metrics (`metrics`) and W3C trace context (`trace`).
 //! Logs are `tracing` events; one structured line per request is written by the server.
 
+pub mod log;
 pub mod metrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
