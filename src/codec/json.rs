@@ -168,14 +168,24 @@ fn read(
                 Need::Fields(keys) => Map::with_capacity(keys.len()),
                 Need::All => Map::new(),
             };
+            // The names added so far, as a 64-bit Bloom filter: a name whose bit is not set
+            // cannot be there yet and is added without a search (a repeated name, which JSON
+            // allows and the last of which wins, always finds its bit set).
+            let mut added = 0u64;
             let mut key = jiter.known_object()?;
             while let Some(name) = key {
                 match need.field(name) {
                     Some(inner) => {
+                        let bit = name_bit(name);
                         let name = name.to_owned();
                         let peek = jiter.peek()?;
                         let value = read(jiter, text, peek, inner, depth + 1)?;
-                        out.insert(name, value);
+                        if added & bit == 0 {
+                            added |= bit;
+                            out.insert_new(name, value);
+                        } else {
+                            out.insert(name, value);
+                        }
                     }
                     None => {
                         let peek = jiter.peek()?;
@@ -198,6 +208,13 @@ fn read(
             Value::Number(number)
         }
     })
+}
+
+/// A name's bit in a 64-bit Bloom filter: from its length and its first and last bytes.
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    1 << ((b.len() ^ usize::from(first) ^ (usize::from(last) << 2)) & 63)
 }
 
 /// Skips the value `peek` starts, at `depth`, held to [`MAX_DEPTH`] as [`read`] is.
@@ -349,6 +366,20 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn repeated_names_keep_their_first_place_and_last_value() {
+        // Names of one length and the same first and last bytes share a filter bit.
+        let v = parse(br#"{"ab": 1, "a1b": 2, "axb": 3, "ab": 4, "a1b": 5, "c": 6, "ab": 7}"#)
+            .expect("JSON");
+        assert_eq!(v.to_string(), r#"{"ab":7,"a1b":5,"axb":3,"c":6}"#);
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!("{{{}, \"k7\": \"last\"}}", many.join(", "));
+        let v = parse(text.as_bytes()).expect("JSON");
+        assert_eq!(v.as_object().map(Map::len), Some(100));
+        assert_eq!(v["k7"], Value::from("last"));
+        assert_eq!(v["k99"], Value::from(99));
     }
 
     #[test]
