@@ -213,7 +213,10 @@ fn read(
 /// A name's bit in a 64-bit Bloom filter: from its length and its first and last bytes.
 fn name_bit(name: &str) -> u64 {
     let b = name.as_bytes();
-    let (first, last) = (b.first().copied().unwrap_or(0), b.last().copied().unwrap_or(0));
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
     1 << ((b.len() ^ usize::from(first) ^ (usize::from(last) << 2)) & 63)
 }
 
