@@ -218,25 +218,18 @@ pub fn decode_json(data: &[u8]) {
         }
         (Err(_), Err(_)) => return,
         // serde_json nests up to 128 levels, the gateway up to MAX_DEPTH.
-        (Err(e), Ok(theirs)) if depth(&theirs) > codec::MAX_DEPTH => {
+        (Err(e), Ok(theirs))
+            if codec::json::depth(&Value::from(theirs.clone())) > codec::MAX_DEPTH =>
+        {
             assert!(e.what.starts_with("nested deeper"), "{e}");
             return;
         }
         (ours, theirs) => panic!("ours {ours:?}, serde_json {theirs:?}"),
     };
-    assert!(depth(&serde_json::Value::from(v.clone())) <= codec::MAX_DEPTH);
+    assert!(codec::json::depth(&v) <= codec::MAX_DEPTH);
     // Numbers keep their text: what was read is written back the same.
     let again = codec::json::parse(v.to_string().as_bytes()).expect("a written value reads back");
     assert_eq!(v, again, "JSON does not round-trip");
-}
-
-/// Nesting of a value (a scalar is 1).
-fn depth(v: &serde_json::Value) -> usize {
-    1 + match v {
-        serde_json::Value::Array(items) => items.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(map) => map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
 }
 
 /// A vendor's XML answer, read with a list attribute (`list="true"`) and `always_list` paths as

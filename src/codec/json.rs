@@ -105,8 +105,8 @@ fn read_long_numbers(bytes: &[u8]) -> Result<Value, Fault> {
     Ok(value)
 }
 
-/// Depth of a value, iteratively (a scalar is 1).
-fn depth(value: &Value) -> usize {
+/// Depth of a value, iteratively (a scalar is 1): what [`MAX_DEPTH`] limits.
+pub fn depth(value: &Value) -> usize {
     let mut max = 0;
     let mut stack = vec![(value, 1usize)];
     while let Some((v, d)) = stack.pop() {

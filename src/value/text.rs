@@ -9,8 +9,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use super::{Map, NotANumber, Number, Value};
 
 /// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
-/// this key, its value the number's text. `numbers_keep_their_text` (here) and
-/// `numbers_keep_their_text_when_projected` (`codec::json`) fail if a serde_json release changes it.
+/// this key, its value the number's text (read here for YAML constants, tests and the long-number
+/// fallback of `codec::json`). `numbers_keep_their_text` (here) and `numbers_of_any_length_are_read`
+/// (`codec::json`) fail if a serde_json release changes it.
 pub const NUMBER_KEY: &str = "$serde_json::private::Number";
 
 impl Serialize for Value {
