@@ -386,6 +386,36 @@ mod tests {
     }
 
     #[test]
+    fn nested_containers_and_large_objects_keep_their_parts() {
+        // Objects and arrays inside others; a repeat after the nested ones still finds its place.
+        let text = br#"{"a": [1, {"b": [2, 3], "c": {}}, [], [[4]]], "d": {"e": {"f": [5]}},
+            "a": [6], "g": [{"h": 7}, {"h": 8, "h": 9}]}"#;
+        let v = parse(text).expect("JSON");
+        assert_eq!(
+            v.to_string(),
+            r#"{"a":[6],"d":{"e":{"f":[5]}},"g":[{"h":7},{"h":9}]}"#
+        );
+        assert_eq!(
+            v,
+            Value::from(serde_json::from_slice::<serde_json::Value>(text).expect("JSON"))
+        );
+        // An object of more than SMALL members, a nested one in its middle: every member in
+        // written order, the repeated ones last-wins in their first place.
+        let mut parts: Vec<String> = (0..40).map(|i| format!("\"k{i}\": [{i}]")).collect();
+        parts.insert(20, r#""inner": {"x": 1, "y": [2]}"#.into());
+        parts.push(r#""k3": "again", "k35": "again""#.into());
+        let v = parse(format!("{{{}}}", parts.join(", ")).as_bytes()).expect("JSON");
+        let names: Vec<&str> = v
+            .as_object()
+            .map_or(vec![], |m| m.keys().map(String::as_str).collect());
+        assert_eq!(names.len(), 41);
+        assert_eq!((names[0], names[20], names[40]), ("k0", "inner", "k39"));
+        assert_eq!(v["k3"], Value::from("again"));
+        assert_eq!(v["k35"], Value::from("again"));
+        assert_eq!(v["inner"]["y"][0], Value::from(2));
+    }
+
+    #[test]
     fn numbers_of_any_length_are_read() {
         // Past jiter's 4,300 digits, serde_json reads the text: still exact, still limited.
         let long = format!("{{\"q\": {}.5, \"s\": \"x\"}}", "7".repeat(10_000));

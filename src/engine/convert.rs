@@ -92,14 +92,18 @@ pub fn decimal_value(d: Decimal, scale: Option<u32>) -> Value {
 }
 
 pub fn decimal_number(d: Decimal, scale: Option<u32>) -> Number {
-    // A decimal's text is a JSON number (digits, a point, a minus; no exponent).
-    Number::from_json_string(decimal_text(d, scale)).unwrap_or_else(|| Number::from(0))
+    Number::from(scaled(d, scale))
 }
 
 pub fn decimal_text(d: Decimal, scale: Option<u32>) -> String {
+    scaled(d, scale).to_string()
+}
+
+/// `d` with exactly `scale` fraction digits, or without trailing zeros.
+fn scaled(d: Decimal, scale: Option<u32>) -> Decimal {
     match scale {
-        Some(places) => rounded(d, places).to_string(),
-        None => d.normalize().to_string(),
+        Some(places) => rounded(d, places),
+        None => d.normalize(),
     }
 }
 

@@ -9,25 +9,28 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::{CompactString, ToCompactString};
+
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::NUMBER_KEY;
 
-/// A JSON number: its text, which [`is_json_number`] holds for.
+/// A JSON number: its text, which [`is_json_number`] holds for. Texts of up to 24 bytes (every
+/// price, quantity and id an order carries) are kept inline, without an allocation of their own.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Number(String);
+pub struct Number(CompactString);
 
 impl Number {
     /// `text` as a number when it is one by JSON's grammar (`-? int frac? exp?`, no leading
     /// zero, no sign `+`, no white space); `None` otherwise.
     pub fn from_json_text(text: &str) -> Option<Number> {
-        is_json_number(text).then(|| Number(text.to_owned()))
+        is_json_number(text).then(|| Number(CompactString::new(text)))
     }
 
     /// The same, keeping `text`'s allocation.
     pub fn from_json_string(text: String) -> Option<Number> {
-        is_json_number(&text).then_some(Number(text))
+        is_json_number(&text).then(|| Number(CompactString::from(text)))
     }
 
     /// A finite float as serde_json writes it (`1.5`, `1e100`); `None` for NaN and infinities.
@@ -126,7 +129,16 @@ impl fmt::Debug for Number {
 impl From<&serde_json::Number> for Number {
     fn from(n: &serde_json::Number) -> Number {
         // With `arbitrary_precision`, serde_json's text is a JSON number already.
-        Number(n.as_str().to_owned())
+        Number(CompactString::new(n.as_str()))
+    }
+}
+
+/// A decimal's text (digits, a point, a minus; never an exponent) is a JSON number.
+impl From<rust_decimal::Decimal> for Number {
+    fn from(d: rust_decimal::Decimal) -> Number {
+        let text = d.to_compact_string();
+        debug_assert!(is_json_number(&text), "{text}");
+        Number(text)
     }
 }
 
@@ -134,7 +146,7 @@ macro_rules! from_integer {
     ($($t:ty)*) => {$(
         impl From<$t> for Number {
             fn from(n: $t) -> Number {
-                Number(n.to_string())
+                Number(n.to_compact_string())
             }
         }
     )*};
@@ -146,7 +158,7 @@ from_integer!(i8 i16 i32 i64 isize u8 u16 u32 u64 usize);
 impl Serialize for Number {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut out = s.serialize_struct(NUMBER_KEY, 1)?;
-        out.serialize_field(NUMBER_KEY, &self.0)?;
+        out.serialize_field(NUMBER_KEY, self.0.as_str())?;
         out.end()
     }
 }
