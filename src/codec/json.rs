@@ -200,10 +200,11 @@ fn read(
         _ => {
             let at = jiter.current_index();
             let len = jiter.known_number_bytes(peek)?.len();
-            // The number's own bytes, from the text already checked as UTF-8.
+            // The number's own bytes, from the text already checked as UTF-8; jiter has read
+            // them by JSON's number grammar (`numbers_are_what_json_calls_numbers`).
             let number = text
                 .get(at..at + len)
-                .and_then(Number::from_json_text)
+                .map(Number::from_checked_text)
                 .ok_or(Fault::NotANumber(at))?;
             Value::Number(number)
         }
@@ -413,6 +414,41 @@ mod tests {
         assert_eq!(v["k3"], Value::from("again"));
         assert_eq!(v["k35"], Value::from("again"));
         assert_eq!(v["inner"]["y"][0], Value::from(2));
+    }
+
+    #[test]
+    fn numbers_are_what_json_calls_numbers() {
+        // The reader takes jiter's number tokens as they are: every short text over the number
+        // alphabet, in an array and as a member, is read as serde_json reads it or refused as
+        // serde_json refuses it, and every number kept is one by JSON's grammar.
+        let mut texts = crate::value::every_text(&['-', '+', '.', 'e', 'E', '0', '1', '9'], 5);
+        texts.extend(
+            [
+                "NaN",
+                "Infinity",
+                "-Infinity",
+                "1.5e+309",
+                "-0.0e-0",
+                "00",
+                "0x1",
+                "1_0",
+                "٣",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            for doc in [format!("[{t}]"), format!("{{\"a\":{t}}}"), t.clone()] {
+                let ours = parse(doc.as_bytes());
+                let theirs = serde_json::from_str::<serde_json::Value>(&doc);
+                assert_eq!(ours.is_ok(), theirs.is_ok(), "{doc}: {ours:?}");
+                // serde_json writes exponents its own way (`0e0` as `0e+0`): the same once our
+                // text is read back by it.
+                if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                    let again = serde_json::from_str::<serde_json::Value>(&ours.to_string());
+                    assert_eq!(again.ok(), Some(theirs), "{doc}");
+                }
+            }
+        }
     }
 
     #[test]

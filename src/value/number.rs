@@ -28,6 +28,14 @@ impl Number {
         is_json_number(text).then(|| Number(CompactString::new(text)))
     }
 
+    /// `text` as a number, its grammar already checked by the caller (the JSON reader, whose
+    /// number tokens `codec::json`'s `numbers_are_what_json_calls_numbers` holds to
+    /// [`is_json_number`] on every short text). Debug builds check it again.
+    pub fn from_checked_text(text: &str) -> Number {
+        debug_assert!(is_json_number(text), "{text}");
+        Number(CompactString::new(text))
+    }
+
     /// The same, keeping `text`'s allocation.
     pub fn from_json_string(text: String) -> Option<Number> {
         is_json_number(&text).then(|| Number(CompactString::from(text)))
