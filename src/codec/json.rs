@@ -7,7 +7,7 @@ use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 use crate::value::{Map, Number, Value};
 
 use super::need::Need;
-use super::{CodecError, MAX_DEPTH};
+use super::{CodecError, MAX_DEPTH, name_bit};
 
 /// Why a JSON text could not be read, and where (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,16 +209,6 @@ fn read(
             Value::Number(number)
         }
     })
-}
-
-/// A name's bit in a 64-bit Bloom filter: from its length and its first and last bytes.
-fn name_bit(name: &str) -> u64 {
-    let b = name.as_bytes();
-    let (first, last) = (
-        b.first().copied().unwrap_or(0),
-        b.last().copied().unwrap_or(0),
-    );
-    1 << ((b.len() ^ usize::from(first) ^ (usize::from(last) << 2)) & 63)
 }
 
 /// Skips the value `peek` starts, at `depth`, held to [`MAX_DEPTH`] as [`read`] is.

@@ -40,3 +40,15 @@ impl CodecError {
 
 /// Nesting deeper than this is refused when decoding vendor answers.
 pub const MAX_DEPTH: usize = 64;
+
+/// A member name's bit in a 64-bit Bloom filter (from its length and its first and last bytes):
+/// the decoders keep one per object, so that a name whose bit is not yet set is added without
+/// searching the members gathered so far (a repeated name always finds its bit set).
+fn name_bit(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    1 << ((b.len() ^ usize::from(first) ^ (usize::from(last) << 2)) & 63)
+}

@@ -15,7 +15,7 @@ use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use super::{CodecError, MAX_DEPTH};
+use super::{CodecError, MAX_DEPTH, name_bit};
 use crate::engine::convert::scalar_text;
 use crate::engine::plan::XmlOptions;
 
@@ -155,6 +155,9 @@ struct Frame {
     items: Option<Vec<Value>>,
     /// Attributes (`@name`), then children (a repeated name becomes a list).
     members: Map,
+    /// The members' names as a Bloom filter ([`name_bit`]): a child whose name's bit is not set
+    /// is new, added without a search.
+    added: u64,
     text: String,
 }
 
@@ -164,15 +167,19 @@ impl Frame {
             items.push(v);
             return;
         }
+        let bit = name_bit(&name);
+        if self.added & bit == 0 {
+            self.added |= bit;
+            self.members.insert_new(name, v);
+            return;
+        }
         match self.members.get_mut(&name) {
             Some(Value::Array(items)) => items.push(v),
             Some(existing) => {
                 let first = existing.take();
                 *existing = Value::Array(vec![first, v]);
             }
-            None => {
-                self.members.insert(name, v);
-            }
+            None => self.members.insert_new(name, v),
         }
     }
 
@@ -240,7 +247,11 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                 close(frame, &mut stack, &mut path, &mut root);
             }
             Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
+                // White space before an element's first text is trimmed anyway: the lines and
+                // indentation between elements are not gathered (nor allocated) at all.
+                if let Some(top) = stack.last_mut()
+                    && !(top.text.is_empty() && t.bytes().all(|b| b.is_ascii_whitespace()))
+                {
                     top.text.push_str(&t.xml10_content());
                 }
             }
@@ -299,6 +310,7 @@ fn open_frame(
     }
     let mut is_list = opts.always_list.iter().any(|p| p == path);
     let mut members = Map::new();
+    let mut added = 0u64;
     for attr in e.attributes() {
         let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
         let key = attr.key.local_name().as_ref().to_string();
@@ -313,13 +325,16 @@ fn open_frame(
             is_list = true;
             continue;
         }
-        members.insert(format!("@{key}"), Value::String(value));
+        let key = format!("@{key}");
+        added |= name_bit(&key);
+        members.insert(key, Value::String(value));
     }
     Ok(Frame {
         name,
         path_len,
         items: is_list.then(Vec::new),
         members,
+        added,
         text: String::new(),
     })
 }
@@ -376,6 +391,18 @@ mod tests {
         assert_eq!(
             v,
             json!({"a": "x & y", "b": {"c": "1"}, "d": "z", "e": "", "f": {"g": "", "#text": "t  u"}, "h": "<"})
+        );
+    }
+
+    #[test]
+    fn repeated_children_become_lists_in_their_first_place() {
+        // `ab`, `a1b` and `axb` share a filter bit (length, first and last bytes); the repeats
+        // find their first place, however many members came between.
+        let xml = "<root id=\"7\">\n  <ab>1</ab><a1b>2</a1b><ab>3</ab>\n  <axb>4</axb><a1b>5</a1b><ab>6</ab><c/></root>";
+        let v = decode(xml.as_bytes(), &opts()).expect("decodes");
+        assert_eq!(
+            v.to_string(),
+            r#"{"@id":"7","ab":["1","3","6"],"a1b":["2","5"],"axb":"4","c":""}"#
         );
     }
 
