@@ -4,7 +4,7 @@
 use crate::value::{Map, Value};
 
 use super::CodecError;
-use crate::engine::convert::scalar_text;
+use crate::engine::convert::scalar_str;
 
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
     let mut fields = Fields::new();
@@ -33,7 +33,7 @@ impl Fields {
     /// Field `key`: a scalar, or a list of scalars (the key repeated).
     pub fn field(&mut self, key: &str, v: &Value) -> Result<(), CodecError> {
         texts(key, v, "form", |text| {
-            self.ser.append_pair(key, &text);
+            self.ser.append_pair(key, text);
         })
     }
 
@@ -65,7 +65,7 @@ pub fn pairs(value: &Value, format: &'static str) -> Result<Vec<(String, String)
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
-        texts(k, v, format, |text| out.push((k.clone(), text)))?;
+        texts(k, v, format, |text| out.push((k.clone(), text.to_owned())))?;
     }
     Ok(out)
 }
@@ -75,7 +75,7 @@ fn texts(
     key: &str,
     v: &Value,
     format: &'static str,
-    mut each: impl FnMut(String),
+    mut each: impl FnMut(&str),
 ) -> Result<(), CodecError> {
     match v {
         Value::Array(items) => {
@@ -88,8 +88,8 @@ fn texts(
     Ok(())
 }
 
-fn scalar(key: &str, v: &Value, format: &'static str) -> Result<String, CodecError> {
-    scalar_text(v).ok_or_else(|| {
+fn scalar<'v>(key: &str, v: &'v Value, format: &'static str) -> Result<&'v str, CodecError> {
+    scalar_str(v).ok_or_else(|| {
         CodecError::encode(
             format,
             format!(

@@ -16,7 +16,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::{CodecError, MAX_DEPTH, name_bit};
-use crate::engine::convert::scalar_text;
+use crate::engine::convert::scalar_str;
 use crate::engine::plan::XmlOptions;
 
 pub fn encode(value: &Value, opts: &XmlOptions) -> Result<Vec<u8>, CodecError> {
@@ -51,9 +51,9 @@ pub fn start(name: &str, depth: usize) -> Result<BytesStart<'_>, CodecError> {
 /// Adds attribute `attr` (a key written `@attr`) with a scalar value.
 pub fn push_attribute(start: &mut BytesStart<'_>, attr: &str, v: &Value) -> Result<(), CodecError> {
     check_name(attr)?;
-    let text = scalar_text(v)
+    let text = scalar_str(v)
         .ok_or_else(|| CodecError::encode("XML", format!("attribute `{attr}` must be a scalar")))?;
-    start.push_attribute((attr, text.as_str()));
+    start.push_attribute((attr, text));
     Ok(())
 }
 
@@ -79,19 +79,20 @@ pub fn write_end(w: &mut Writer<Vec<u8>>, name: &str) -> Result<(), CodecError> 
 
 /// The text of a `#text` key or a scalar element.
 pub fn write_text(w: &mut Writer<Vec<u8>>, v: &Value) -> Result<(), CodecError> {
-    let text = scalar_text(v).unwrap_or_default();
-    w.write_event(Event::Text(BytesText::new(&text)))
+    let text = scalar_str(v).unwrap_or_default();
+    w.write_event(Event::Text(BytesText::new(text)))
         .map_err(io_err)
 }
 
 fn check_name(name: &str) -> Result<(), CodecError> {
+    // ASCII first (every name a mapping writes, mostly): no Unicode table, no string search.
     let ok = name
         .chars()
         .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-.".contains(c));
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c.is_alphabetic())
+        && name.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || c.is_alphanumeric()
+        });
     if ok {
         Ok(())
     } else {
@@ -404,6 +405,24 @@ mod tests {
             v.to_string(),
             r#"{"@id":"7","ab":["1","3","6"],"a1b":["2","5"],"axb":"4","c":""}"#
         );
+    }
+
+    #[test]
+    fn element_names_are_letters_digits_and_three_marks() {
+        // The check is the Unicode rule it always was: a letter or `_` first, then letters,
+        // digits, `_`, `-` and `.`; held on every short text over a mixed alphabet.
+        let rule = |name: &str| {
+            name.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_-.".contains(c))
+        };
+        let alphabet = ['a', 'Z', '0', '_', '-', '.', ' ', 'é', '٣', '@', ':', 'Ж'];
+        for name in crate::value::every_text(&alphabet, 3) {
+            assert_eq!(check_name(&name).is_ok(), rule(&name), "{name:?}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 
 /// A value map read both ways: canonical -> vendor, and vendor -> canonical.
-type BothWays = (HashMap<String, Value>, HashMap<String, Value>);
+type BothWays = (Entries, Entries);
 
 struct Ctx<'a> {
     values: HashMap<String, BothWays>,
@@ -342,8 +342,8 @@ fn compile_value_map(node: &Node) -> R<BothWays> {
     let entries = node
         .as_map()
         .ok_or_else(|| node.err("a value map is `{ canonical_value: vendor_value, ... }`"))?;
-    let mut forward = HashMap::new();
-    let mut reverse = HashMap::new();
+    let mut forward = Entries::default();
+    let mut reverse = Entries::default();
     for (k, v) in entries {
         let vendor = v.to_json();
         let vendor_values: Vec<Value> = match &vendor {

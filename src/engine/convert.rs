@@ -134,15 +134,22 @@ pub fn arith(op: ArithOp, args: &[Decimal]) -> Result<Decimal, ConvertError> {
     Ok(acc)
 }
 
-/// The text a scalar stands for (map keys, interpolation, form fields).
-pub fn scalar_text(v: &Value) -> Option<String> {
+/// The text a scalar stands for (map keys, interpolation, form fields, XML text), where it
+/// lies: a string's own, a number's text, `true`/`false`, empty for null.
+pub fn scalar_str(v: &Value) -> Option<&str> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => Some(String::new()),
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.as_str()),
+        Value::Bool(true) => Some("true"),
+        Value::Bool(false) => Some("false"),
+        Value::Null => Some(""),
         _ => None,
     }
+}
+
+/// [`scalar_str`], owned.
+pub fn scalar_text(v: &Value) -> Option<String> {
+    scalar_str(v).map(str::to_owned)
 }
 
 /// Equality where numbers compare by value (`1` equals `1.0` and `"1"` does not).
@@ -359,7 +366,7 @@ fn text_op(v: Value, f: impl Fn(&str) -> String) -> Result<Value, ConvertError> 
 fn to_bool(v: &Value) -> Result<bool, ConvertError> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::Number(_) | Value::String(_) => match scalar_text(v).unwrap_or_default().trim() {
+        Value::Number(_) | Value::String(_) => match scalar_str(v).unwrap_or_default().trim() {
             "1" | "true" | "True" | "TRUE" | "yes" => Ok(true),
             "0" | "false" | "False" | "FALSE" | "no" | "" => Ok(false),
             other => Err(format!("expected a boolean, found `{other}`")),

@@ -11,7 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use crate::value::{self, Map, Number, Value};
 use rust_decimal::Decimal;
 
-use super::convert::{self, arith, compare, decimal_value, scalar_text, to_decimal, values_equal};
+use super::convert::{
+    self, arith, compare, decimal_value, scalar_str, scalar_text, to_decimal, values_equal,
+};
 use super::memo::Memo;
 use super::plan::{
     ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped,
@@ -518,12 +520,12 @@ impl<'m> Evaluator<'m> {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
                     return Ok(None);
                 };
-                let Some(text) = scalar_text(&v) else {
+                let Some(text) = scalar_str(&v) else {
                     return Ok(None);
                 };
                 let group = usize::from(re.captures_len() > 1);
                 let mut caps = re.create_captures();
-                re.captures(text.as_str(), &mut caps);
+                re.captures(text, &mut caps);
                 Ok(caps
                     .get_group(group)
                     .and_then(|span| text.get(span.range()))
@@ -741,8 +743,8 @@ impl<'m> Evaluator<'m> {
             return Ok(None);
         };
         if let Some(map) = &op.map {
-            let key = scalar_text(&v).unwrap_or_default();
-            match map.entries.get(&key) {
+            let key = scalar_str(&v).unwrap_or_default();
+            match map.entries.get(key) {
                 Some(mapped) => v = Cow::Owned(mapped.clone()),
                 None => match op.on_unmapped {
                     Unmapped::Keep => {}
@@ -1276,9 +1278,9 @@ impl<'m> Evaluator<'m> {
             Predicate::Ge(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_ge()),
             Predicate::Lt(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_lt()),
             Predicate::Le(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_le()),
-            Predicate::Matches(a, re) => ev(a)?
-                .and_then(|v| scalar_text(&v))
-                .is_some_and(|t| re.is_match(t.as_str())),
+            Predicate::Matches(a, re) => {
+                ev(a)?.is_some_and(|v| scalar_str(&v).is_some_and(|t| re.is_match(t)))
+            }
             Predicate::Not(inner) => !self.test_depth(inner, s, depth)?,
             Predicate::All(items) => {
                 for i in items {
@@ -1477,8 +1479,8 @@ fn interpolate(parts: &[InterpPart], s: &Scope<'_>) -> Result<Option<String>, Ev
                 let Some(v) = select(sel, s).filter(|v| !v.is_null()) else {
                     return Ok(None);
                 };
-                match scalar_text(&v) {
-                    Some(t) => out.push_str(&t),
+                match scalar_str(&v) {
+                    Some(t) => out.push_str(t),
                     None => {
                         return Err(EvalError::new(
                             None,

@@ -380,8 +380,12 @@ pub struct FromOp {
 pub struct ValueMap {
     pub name: String,
     /// Lookup key (the value's text) -> result.
-    pub entries: HashMap<String, Value>,
+    pub entries: Entries,
 }
+
+/// A value map's entries. Looked up on every mapped value of every request, never added to
+/// after load (so no input can crowd a bucket): a fast hash, not SipHash.
+pub type Entries = HashMap<String, Value, foldhash::fast::FixedState>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unmapped {
