@@ -85,14 +85,14 @@ pub fn write_text(w: &mut Writer<Vec<u8>>, v: &Value) -> Result<(), CodecError> 
 }
 
 fn check_name(name: &str) -> Result<(), CodecError> {
-    // ASCII first (every name a mapping writes, mostly): no Unicode table, no string search.
+    // (`char::is_alphanumeric` answers ASCII without its Unicode tables.)
     let ok = name
         .chars()
         .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c.is_alphabetic())
-        && name.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || c.is_alphanumeric()
-        });
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if ok {
         Ok(())
     } else {

@@ -11,9 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::value::{self, Map, Number, Value};
 use rust_decimal::Decimal;
 
-use super::convert::{
-    self, arith, compare, decimal_value, scalar_str, scalar_text, to_decimal, values_equal,
-};
+use super::convert::{self, arith, compare, decimal_value, scalar_str, to_decimal, values_equal};
 use super::memo::Memo;
 use super::plan::{
     ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped,
@@ -533,19 +531,18 @@ impl<'m> Evaluator<'m> {
             }
             Template::StripHtml(inner) => Ok(self
                 .eval_depth(inner, s, depth)?
-                .and_then(|v| scalar_text(&v))
-                .map(|t| Cow::Owned(Value::String(strip_html(&t))))),
+                .and_then(|v| scalar_str(&v).map(|t| Cow::Owned(Value::String(strip_html(t)))))),
             Template::Join(inner, sep) => {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
                     return Ok(None);
                 };
-                let parts: Vec<String> = match v.as_ref() {
+                let parts: Vec<&str> = match v.as_ref() {
                     Value::Array(items) => items
                         .iter()
-                        .filter_map(scalar_text)
+                        .filter_map(scalar_str)
                         .filter(|t| !t.is_empty())
                         .collect(),
-                    other => scalar_text(other).into_iter().collect(),
+                    other => scalar_str(other).into_iter().collect(),
                 };
                 Ok(Some(Cow::Owned(Value::String(parts.join(sep)))))
             }
@@ -573,14 +570,13 @@ impl<'m> Evaluator<'m> {
             })),
             Template::Base64(inner) => {
                 use base64::Engine as _;
-                Ok(self
-                    .eval_depth(inner, s, depth)?
-                    .and_then(|v| scalar_text(&v))
-                    .map(|t| {
+                Ok(self.eval_depth(inner, s, depth)?.and_then(|v| {
+                    scalar_str(&v).map(|t| {
                         Cow::Owned(Value::String(
                             base64::engine::general_purpose::STANDARD.encode(t),
                         ))
-                    }))
+                    })
+                }))
             }
             Template::Require(inner, message) => match self.eval_depth(inner, s, depth)? {
                 Some(v) => Ok(Some(v)),
@@ -773,10 +769,8 @@ impl<'m> Evaluator<'m> {
                 match &op.zone {
                     None => None,
                     Some(z) => {
-                        let name = self
-                            .eval_depth(z, s, depth)?
-                            .and_then(|v| scalar_text(&v))
-                            .unwrap_or_else(|| "UTC".into());
+                        let zone = self.eval_depth(z, s, depth)?;
+                        let name = zone.as_deref().and_then(scalar_str).unwrap_or("UTC");
                         Some(name.parse::<chrono_tz::Tz>().map_err(|_| {
                             EvalError::new(None, format!("unknown time zone `{name}`"))
                         })?)

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::convert::{kind, scalar_text};
+use super::convert::{kind, scalar_str, scalar_text};
 use super::eval::{EvalError, Evaluator, Scope};
 use super::plan::{Encoding, HeaderPlan, PathPart, RequestPlan, Template};
 use crate::codec::{self, CodecError};
@@ -78,12 +78,12 @@ pub fn render(
                 let v = ev
                     .eval(t, scope)?
                     .ok_or_else(|| RenderError::MissingPathValue(template_text(t)))?;
-                let text = scalar_text(&v)
+                let text = scalar_str(&v)
                     .ok_or_else(|| RenderError::MissingPathValue(template_text(t)))?;
                 if text.is_empty() {
                     return Err(RenderError::MissingPathValue(template_text(t)));
                 }
-                path.push_str(&encode_segment(&text));
+                path.push_str(&encode_segment(text));
             }
         }
     }
@@ -155,8 +155,8 @@ pub fn render(
             let Some(v) = ev.eval(&h.value, scope)? else {
                 continue;
             };
-            let text = scalar_text(&v).ok_or_else(|| RenderError::BadHeader(h.name.to_string()))?;
-            let value = HeaderValue::from_str(&text)
+            let text = scalar_str(&v).ok_or_else(|| RenderError::BadHeader(h.name.to_string()))?;
+            let value = HeaderValue::from_str(text)
                 .map_err(|_| RenderError::BadHeader(h.name.to_string()))?;
             headers.retain(|(n, _, _)| *n != h.name);
             headers.push((h.name.clone(), value, h.sensitive));

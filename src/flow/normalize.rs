@@ -6,7 +6,7 @@ use crate::value::{Map, Value};
 use crate::canonical::problem::{ErrorCode, FieldError, Problem, UpstreamInfo};
 use crate::codec::need::Need;
 use crate::codec::{self, CodecError};
-use crate::engine::convert::scalar_text;
+use crate::engine::convert::{scalar_str, scalar_text};
 use crate::engine::eval::{Evaluator, Scope};
 use crate::engine::plan::{Decoding, ErrorRule, XmlOptions};
 use crate::upstream::{UpstreamError, UpstreamResponse};
@@ -154,9 +154,9 @@ fn from_rule(
     if let Some(field_t) = &rule.field
         && let Ok(Some(v)) = ev.eval_owned(field_t, scope)
     {
-        let names: Vec<String> = match v {
-            Value::Array(items) => items.iter().filter_map(scalar_text).collect(),
-            other => scalar_text(&other).into_iter().collect(),
+        let names: Vec<&str> = match &v {
+            Value::Array(items) => items.iter().filter_map(scalar_str).collect(),
+            other => scalar_str(other).into_iter().collect(),
         };
         for name in names {
             if let Some((_, pointer)) = rule.fields.iter().find(|(f, _)| *f == name) {

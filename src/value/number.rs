@@ -36,7 +36,7 @@ impl Number {
         Number(CompactString::new(text))
     }
 
-    /// The same, keeping `text`'s allocation.
+    /// The same, from an owned text (its allocation kept when it is longer than 24 bytes).
     pub fn from_json_string(text: String) -> Option<Number> {
         is_json_number(&text).then(|| Number(CompactString::from(text)))
     }
