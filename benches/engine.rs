@@ -147,7 +147,7 @@ fn reply_of(node: &Node) -> UpstreamResponse {
     if let Some(h) = node.get("headers").and_then(Node::as_map) {
         for (k, v) in h {
             let text = match v.to_json() {
-                Value::String(s) => s,
+                Value::String(s) => s.into_string(),
                 other => other.to_string(),
             };
             headers.append(

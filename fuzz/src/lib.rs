@@ -66,7 +66,7 @@ pub fn run_target(name: &str, data: &[u8]) -> bool {
 
 /// A client's JSON body: parsed as the server does, validated as create and as update.
 pub fn canonical_body(data: &[u8]) {
-    let Ok(body) = codec::json::parse(data) else {
+    let Ok(body) = codec::json::parse(&Bytes::copy_from_slice(data)) else {
         return;
     };
     for (which, op) in [
@@ -204,7 +204,7 @@ pub fn vendor_answer(data: &[u8]) {
 /// A vendor's JSON answer: read as serde_json reads it (what one refuses, the other refuses;
 /// what both read is the same value), never deeper than the limit, and written back the same.
 pub fn decode_json(data: &[u8]) {
-    let ours = codec::json::parse(data);
+    let ours = codec::json::parse(&Bytes::copy_from_slice(data));
     let theirs = serde_json::from_slice::<serde_json::Value>(data);
     let v = match (ours, theirs) {
         (Ok(v), Ok(theirs)) => {
@@ -228,7 +228,8 @@ pub fn decode_json(data: &[u8]) {
     };
     assert!(codec::json::depth(&v) <= codec::MAX_DEPTH);
     // Numbers keep their text: what was read is written back the same.
-    let again = codec::json::parse(v.to_string().as_bytes()).expect("a written value reads back");
+    let again =
+        codec::json::parse(&Bytes::from(v.to_string())).expect("a written value reads back");
     assert_eq!(v, again, "JSON does not round-trip");
 }
 

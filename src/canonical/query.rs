@@ -82,9 +82,9 @@ pub fn list_query(raw: Option<&str>) -> Result<Value, Vec<FieldError>> {
                     );
                     continue;
                 }
-                Value::String(v.into_owned())
+                Value::from(v.into_owned())
             }
-            _ => Value::String(v.into_owned()),
+            _ => Value::from(v.into_owned()),
         };
         out.insert(key.to_string(), value);
     }

@@ -103,7 +103,7 @@ fn scalar<'v>(key: &str, v: &'v Value, format: &'static str) -> Result<&'v str, 
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     let mut map = Map::new();
     for (k, v) in form_urlencoded::parse(bytes) {
-        let v = Value::String(v.into_owned());
+        let v = Value::from(v.into_owned());
         match map.get_mut(k.as_ref()) {
             Some(Value::Array(items)) => items.push(v),
             Some(existing) => {

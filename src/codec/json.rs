@@ -1,10 +1,13 @@
 //! JSON bodies: the canonical request's and the vendors' answers, read into a [`Value`] by
-//! jiter's pull parser (no serde visitor between: strings and keys are copied once, numbers
+//! jiter's pull parser (no serde visitor between: a string without escapes is a slice of the
+//! body, [`Str::slice_of`]; member names are copied, being compared more than made; numbers
 //! keep their text), optionally only for the parts a mapping reads ([`Need`]).
 
+use bytes::Bytes;
+use bytestring::ByteString;
 use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 
-use crate::value::{Map, Number, Value};
+use crate::value::{Body, Map, Number, Str, Value};
 
 use super::need::Need;
 use super::{CodecError, MAX_DEPTH, name_bit};
@@ -21,23 +24,27 @@ pub struct JsonError {
 /// Reads a whole JSON text (a request body): every part is kept; an empty text is an error.
 /// (Not inlined: `bench/callgrind.sh` counts the canonical body's parse by this name.)
 #[inline(never)]
-pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+pub fn parse(bytes: &Bytes) -> Result<Value, JsonError> {
     parse_needed(bytes, &Need::All)
 }
 
 /// Reads a JSON text, building only the parts `need` names; the rest is skipped but must still
 /// be valid JSON. Nesting deeper than [`MAX_DEPTH`] is refused, kept or skipped.
-pub fn parse_needed(bytes: &[u8], need: &Need) -> Result<Value, JsonError> {
-    // UTF-8 is checked once for the whole text, so no string needs its own check.
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => return Err(error_at(bytes, e.valid_up_to(), "invalid UTF-8".into())),
+pub fn parse_needed(bytes: &Bytes, need: &Need) -> Result<Value, JsonError> {
+    // UTF-8 is checked once for the whole text, so no string needs its own check; the text is
+    // shared by the strings read from it.
+    let text = match ByteString::try_from(bytes.clone()) {
+        Ok(text) => Body::new(text),
+        Err(_) => {
+            let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
+            return Err(error_at(bytes, valid, "invalid UTF-8".into()));
+        }
     };
     let mut jiter = Jiter::new(bytes);
     let read = jiter
         .peek()
         .map_err(Fault::from)
-        .and_then(|peek| read(&mut jiter, text, peek, need, 1))
+        .and_then(|peek| read(&mut jiter, &text, peek, need, 1))
         .and_then(|value| jiter.finish().map(|()| value).map_err(Fault::from));
     read.or_else(|fault| match fault {
         // jiter stops at 4,300 digits (Python's limit); JSON has none. Such a text is read
@@ -57,13 +64,13 @@ pub fn parse_needed(bytes: &[u8], need: &Need) -> Result<Value, JsonError> {
 }
 
 /// Decodes a vendor answer; an empty body is `null`.
-pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+pub fn decode(bytes: &Bytes) -> Result<Value, CodecError> {
     decode_needed(bytes, &Need::All)
 }
 
 /// Decodes a vendor answer for the parts `need` names (see [`parse_needed`]); an empty body is
 /// `null`.
-pub fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
+pub fn decode_needed(bytes: &Bytes, need: &Need) -> Result<Value, CodecError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
@@ -138,7 +145,7 @@ fn error_at(bytes: &[u8], index: usize, what: String) -> JsonError {
 /// `text` is what `jiter` reads.
 fn read(
     jiter: &mut Jiter<'_>,
-    text: &str,
+    text: &Body,
     peek: Peek,
     need: &Need,
     depth: usize,
@@ -152,7 +159,12 @@ fn read(
             Value::Null
         }
         Peek::True | Peek::False => Value::Bool(jiter.known_bool(peek)?),
-        Peek::String => Value::String(jiter.known_str()?.to_owned()),
+        Peek::String => {
+            let s = jiter.known_str()?;
+            // A string without escapes is where it lies in the text; jiter unescapes the others
+            // into its own buffer.
+            Value::String(Str::slice_of(text, s).unwrap_or_else(|| Str::from(s)))
+        }
         Peek::Array => {
             let mut items = Vec::new();
             let mut next = jiter.known_array()?;
@@ -243,6 +255,18 @@ fn skip(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+        super::parse(&Bytes::copy_from_slice(bytes))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+        super::decode(&Bytes::copy_from_slice(bytes))
+    }
+
+    fn decode_needed(bytes: &[u8], need: &Need) -> Result<Value, CodecError> {
+        super::decode_needed(&Bytes::copy_from_slice(bytes), need)
+    }
 
     #[test]
     fn numbers_round_trip_exactly() {

@@ -38,7 +38,7 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
             let content = match (file.get("content"), file.get("content_base64")) {
                 (Some(Value::String(text)), _) => text.as_bytes().to_vec(),
                 (_, Some(Value::String(b64))) => base64::engine::general_purpose::STANDARD
-                    .decode(b64)
+                    .decode(b64.as_bytes())
                     .map_err(|e| {
                         CodecError::encode(
                             "multipart",

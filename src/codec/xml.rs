@@ -189,11 +189,11 @@ impl Frame {
             return (self.name, Value::Array(items));
         }
         if self.members.is_empty() {
-            return (self.name, Value::String(trimmed(self.text)));
+            return (self.name, Value::from(trimmed(self.text)));
         }
         let mut map = self.members;
         if !self.text.trim().is_empty() {
-            map.insert("#text".into(), Value::String(trimmed(self.text)));
+            map.insert("#text", Value::from(trimmed(self.text)));
         }
         (self.name, Value::Object(map))
     }
@@ -328,7 +328,7 @@ fn open_frame(
         }
         let key = format!("@{key}");
         added |= name_bit(&key);
-        members.insert(key, Value::String(value));
+        members.insert(key, Value::from(value));
     }
     Ok(Frame {
         name,

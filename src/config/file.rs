@@ -416,7 +416,7 @@ fn idempotency(
         match node.get(key) {
             None => Ok(None),
             Some(n) => match resolve_value(n, base_dir, env)? {
-                Value::String(s) => Ok(Some(s)),
+                Value::String(s) => Ok(Some(s.into_string())),
                 _ => Err(n.err(format!("`{key}` is a string"))),
             },
         }
@@ -612,7 +612,7 @@ fn resolve_value(
 ) -> Result<Value, LocError> {
     Ok(match &node.kind {
         NodeKind::Str(s) => {
-            Value::String(secrets::resolve(s, base_dir, env).map_err(|e| node.err(e.to_string()))?)
+            Value::from(secrets::resolve(s, base_dir, env).map_err(|e| node.err(e.to_string()))?)
         }
         NodeKind::Seq(items) => Value::Array(
             items

@@ -359,7 +359,7 @@ fn compile_value_map(node: &Node) -> R<BothWays> {
             let key = super::convert::scalar_text(&vv).unwrap_or_default();
             reverse
                 .entry(key)
-                .or_insert_with(|| Value::String(k.name.clone()));
+                .or_insert_with(|| Value::from(k.name.clone()));
         }
     }
     Ok((forward, reverse))
@@ -476,13 +476,13 @@ impl Ctx<'_> {
                 if s.contains("${") {
                     let parts = self.interp_parts(node, s)?;
                     if let [InterpPart::Literal(l)] = parts.as_slice() {
-                        return Ok(Template::Const(Value::String(l.clone())));
+                        return Ok(Template::Const(Value::from(l.clone())));
                     }
                     Ok(Template::Interp(parts))
                 } else if s.starts_with('$') {
                     Ok(Template::Select(self.selector(node, s)?))
                 } else {
-                    Ok(Template::Const(Value::String(s.clone())))
+                    Ok(Template::Const(Value::from(s.clone())))
                 }
             }
             NodeKind::Seq(items) => Ok(Template::Array(

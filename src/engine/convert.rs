@@ -292,7 +292,7 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
         Convert::String => match &v {
             Value::String(_) => Ok(v),
             Value::Number(_) | Value::Bool(_) => {
-                Ok(Value::String(scalar_text(&v).unwrap_or_default()))
+                Ok(Value::from(scalar_text(&v).unwrap_or_default()))
             }
             other => Err(format!("expected a text value, found {}", kind(other))),
         },
@@ -328,7 +328,7 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
         Convert::DecimalString(scale) => {
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
-            Ok(Value::String(decimal_text(d, *scale)))
+            Ok(Value::from(decimal_text(d, *scale)))
         }
         Convert::Boolean => to_bool(&v).map(Value::Bool),
         Convert::Bit => to_bool(&v).map(|b| Value::Number(Number::from(u8::from(b)))),
@@ -338,14 +338,14 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
                 .ok_or_else(|| format!("expected a date, found {}", kind(&v)))?;
             let dt = parse_time_in(text, parse.as_ref(), zone)?;
             let fmt = format.as_ref().unwrap_or(&DATE);
-            Ok(Value::String(format_time_in(&dt, fmt, zone)?))
+            Ok(Value::from(format_time_in(&dt, fmt, zone)?))
         }
         Convert::Timestamp { parse, format } => {
             let text = v
                 .as_str()
                 .ok_or_else(|| format!("expected a timestamp, found {}", kind(&v)))?;
             let dt = parse_time_in(text, parse.as_ref(), zone)?;
-            Ok(Value::String(match format {
+            Ok(Value::from(match format {
                 None => dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
                 Some(f) => format_time_in(&dt, f, zone)?,
             }))
@@ -358,7 +358,7 @@ fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Val
 
 fn text_op(v: Value, f: impl Fn(&str) -> String) -> Result<Value, ConvertError> {
     match v {
-        Value::String(s) => Ok(Value::String(f(&s))),
+        Value::String(s) => Ok(Value::from(f(&s))),
         other => Err(format!("expected a text value, found {}", kind(&other))),
     }
 }

@@ -343,7 +343,7 @@ impl<'m> Evaluator<'m> {
             Template::Const(v) => Ok(Some(Cow::Owned(v.clone()))),
             Template::Select(sel) => Ok(select(sel, s).filter(|v| !v.is_null())),
             Template::Interp(parts) => {
-                Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::String(text))))
+                Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::from(text))))
             }
             Template::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
@@ -439,7 +439,7 @@ impl<'m> Evaluator<'m> {
                 }
                 let text = String::from_utf8(text)
                     .map_err(|_| EvalError::new(None, "json: the text is not UTF-8"))?;
-                Ok(Some(Cow::Owned(Value::String(text))))
+                Ok(Some(Cow::Owned(Value::from(text))))
             }
             Template::ParseJson(inner) => {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
@@ -527,11 +527,11 @@ impl<'m> Evaluator<'m> {
                 Ok(caps
                     .get_group(group)
                     .and_then(|span| text.get(span.range()))
-                    .map(|m| Cow::Owned(Value::String(m.to_string()))))
+                    .map(|m| Cow::Owned(Value::from(m.to_string()))))
             }
             Template::StripHtml(inner) => Ok(self
                 .eval_depth(inner, s, depth)?
-                .and_then(|v| scalar_str(&v).map(|t| Cow::Owned(Value::String(strip_html(t)))))),
+                .and_then(|v| scalar_str(&v).map(|t| Cow::Owned(Value::from(strip_html(t)))))),
             Template::Join(inner, sep) => {
                 let Some(v) = self.eval_depth(inner, s, depth)? else {
                     return Ok(None);
@@ -544,7 +544,7 @@ impl<'m> Evaluator<'m> {
                         .collect(),
                     other => scalar_str(other).into_iter().collect(),
                 };
-                Ok(Some(Cow::Owned(Value::String(parts.join(sep)))))
+                Ok(Some(Cow::Owned(Value::from(parts.join(sep)))))
             }
             Template::Count(inner) => Ok(self.eval_depth(inner, s, depth)?.map(|v| {
                 let n = match v.as_ref() {
@@ -559,8 +559,8 @@ impl<'m> Evaluator<'m> {
                         .iter()
                         .map(|(k, v)| {
                             let mut e = Map::with_capacity(2);
-                            e.insert("key".into(), Value::String(k.clone()));
-                            e.insert("value".into(), v.clone());
+                            e.insert("key", Value::from(k.clone()));
+                            e.insert("value", v.clone());
                             Value::Object(e)
                         })
                         .collect(),
@@ -572,7 +572,7 @@ impl<'m> Evaluator<'m> {
                 use base64::Engine as _;
                 Ok(self.eval_depth(inner, s, depth)?.and_then(|v| {
                     scalar_str(&v).map(|t| {
-                        Cow::Owned(Value::String(
+                        Cow::Owned(Value::from(
                             base64::engine::general_purpose::STANDARD.encode(t),
                         ))
                     })
@@ -1761,7 +1761,7 @@ mod tests {
                 },
             )
             .unwrap_or_else(|e| panic!("{inner}: {e}"));
-            assert_eq!(text, Value::String(evaluated), "{inner}");
+            assert_eq!(text, Value::from(evaluated), "{inner}");
         }
         let absent = run("{ text: { json: $.nope } }", focus).expect("ok");
         assert_eq!(absent, Some(json!({})));

@@ -32,7 +32,7 @@ pub async fn token<T: Transport>(
         .tokens
         .get(refused, || async {
             let null = Value::Null;
-            let today = Value::String(
+            let today = Value::from(
                 now.as_str()
                     .and_then(|n| n.get(..10))
                     .unwrap_or_default()

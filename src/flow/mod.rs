@@ -147,8 +147,8 @@ async fn run_inner<T: Transport>(
     };
     let now = input.now.unwrap_or_else(Utc::now);
     let clock = Clock {
-        now: Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        today: Value::String(now.date_naive().to_string()),
+        now: Value::from(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        today: Value::from(now.date_naive().to_string()),
     };
     let mut auth = login::token(target, transport, &clock.now, None).await?;
     let auth_headers = mapping
@@ -352,9 +352,9 @@ fn roots<'a>(
 /// A canonical page of a list: `{data, next_cursor, total}`.
 pub fn page_value(data: Vec<Value>, next_cursor: Option<String>, total: Option<u64>) -> Value {
     let mut page = crate::value::Map::with_capacity(3);
-    page.insert("data".into(), Value::Array(data));
-    page.insert("next_cursor".into(), next_cursor.into());
-    page.insert("total".into(), total.into());
+    page.insert("data", Value::Array(data));
+    page.insert("next_cursor", next_cursor.into());
+    page.insert("total", total.into());
     Value::Object(page)
 }
 
@@ -367,7 +367,7 @@ fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
                 .and_then(Value::as_str)
                 .is_some_and(|id| !id.is_empty()) =>
         {
-            map.insert("connection".into(), Value::String(connection.to_string()));
+            map.insert("connection", Value::from(connection.to_string()));
             Ok(Value::Object(map))
         }
         _ => Err(no_order()),
@@ -414,7 +414,7 @@ fn connection_appended(text: Vec<u8>, connection: &str) -> Result<String, Proble
     let mut text = String::from_utf8(text).map_err(|_| no_order())?;
     text.pop();
     text.push_str(",\"connection\":");
-    text.push_str(&Value::String(connection.to_string()).to_string());
+    text.push_str(&Value::from(connection.to_string()).to_string());
     text.push('}');
     Ok(text)
 }
@@ -434,9 +434,10 @@ fn order_json(text: Vec<u8>, connection: &str) -> Result<OrderJson, Problem> {
     else {
         return Err(no_order());
     };
+    let id = id.into_string();
     if head.connection.is_some() {
         let order = with_connection(
-            crate::codec::json::parse(&text).map_err(|_| no_order())?,
+            crate::codec::json::parse(&bytes::Bytes::from(text)).map_err(|_| no_order())?,
             connection,
         )?;
         return Ok(OrderJson {

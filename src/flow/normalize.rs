@@ -28,17 +28,18 @@ pub fn answer(
         let Ok(text) = value.to_str() else { continue };
         if name == http::header::SET_COOKIE {
             if let Some((k, v)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
-                cookies.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+                cookies.insert(k.trim().to_string(), Value::from(v.trim().to_string()));
             }
             continue;
         }
         match headers.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
+                let existing = existing.to_mut();
                 existing.push_str(", ");
                 existing.push_str(text);
             }
             _ => {
-                headers.insert(name.as_str().to_string(), Value::String(text.to_string()));
+                headers.insert(name.as_str().to_string(), Value::from(text.to_string()));
             }
         }
     }
@@ -73,10 +74,10 @@ pub fn answer(
         Err(e) => (text_body(&resp.body), Some(e)),
     };
     let mut out = Map::new();
-    out.insert("status".into(), Value::from(resp.status));
-    out.insert("headers".into(), Value::Object(headers));
-    out.insert("cookies".into(), Value::Object(cookies));
-    out.insert("body".into(), body);
+    out.insert("status", Value::from(resp.status));
+    out.insert("headers", Value::Object(headers));
+    out.insert("cookies", Value::Object(cookies));
+    out.insert("body", body);
     (Value::Object(out), error)
 }
 
@@ -85,7 +86,7 @@ fn text_body(bytes: &[u8]) -> Value {
         return Value::Null;
     }
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
-    Value::String(text.into_owned())
+    Value::from(text.into_owned())
 }
 
 /// The first error rule that matches the answer, as a problem; `scope` has the answer's body

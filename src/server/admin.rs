@@ -106,8 +106,8 @@ async fn ready(state: &State, check_upstreams: bool, id: &str) -> Response<Body>
         }
         if !unreachable.is_empty() {
             if let Some(fields) = body.as_object_mut() {
-                fields.insert("status".into(), "unready".into());
-                fields.insert("unreachable".into(), json!(unreachable));
+                fields.insert("status", "unready".into());
+                fields.insert("unreachable", json!(unreachable));
             }
             return respond::json(503, &body, id);
         }

@@ -72,7 +72,7 @@ mod tests {
         let login = || async {
             let n = logins.fetch_add(1, Ordering::SeqCst);
             Ok::<_, ()>((
-                Value::String(format!("t{n}")),
+                Value::from(format!("t{n}")),
                 Some(Duration::from_secs(3600)),
             ))
         };

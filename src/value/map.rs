@@ -111,7 +111,8 @@ impl Map {
     }
 
     /// Sets `key` to `value`; a key already present keeps its place and yields its old value.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
+        let key = key.into();
         match &mut self.0 {
             Repr::Small(v) => {
                 if let Some((_, slot)) = v.iter_mut().find(|(k, _)| *k == key) {
@@ -133,7 +134,8 @@ impl Map {
 
     /// Adds `key`, which the caller knows is not in the map, without searching for it (a
     /// decoder that tracks the names it added). Debug builds check that it is new.
-    pub fn insert_new(&mut self, key: String, value: Value) {
+    pub fn insert_new(&mut self, key: impl Into<String>, value: Value) {
+        let key = key.into();
         debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
         match &mut self.0 {
             Repr::Small(v) if v.len() < SMALL => v.push((key, value)),
@@ -290,16 +292,16 @@ impl<'a> IntoIterator for &'a mut Map {
     }
 }
 
-impl Extend<(String, Value)> for Map {
-    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, items: I) {
+impl<K: Into<String>> Extend<(K, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, items: I) {
         for (k, v) in items {
             self.insert(k, v);
         }
     }
 }
 
-impl FromIterator<(String, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(items: I) -> Map {
+impl<K: Into<String>> FromIterator<(K, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (K, Value)>>(items: I) -> Map {
         let items = items.into_iter();
         let mut map = Map::with_capacity(items.size_hint().0);
         map.extend(items);
@@ -374,7 +376,7 @@ mod tests {
                 m.insert(format!("k{i}"), n(i));
             }
             // Re-inserting keeps the place and returns the old value.
-            assert_eq!(m.insert("k0".into(), n(1000)), Some(n(0)));
+            assert_eq!(m.insert("k0", n(1000)), Some(n(0)));
             let keys: Vec<&String> = m.keys().collect();
             assert_eq!(keys.len(), count);
             assert_eq!(keys[0], &format!("k{}", count - 1));

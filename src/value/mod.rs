@@ -17,6 +17,7 @@ mod map;
 mod number;
 mod query;
 mod schema;
+mod string;
 mod text;
 
 use std::fmt;
@@ -26,6 +27,7 @@ pub use map::{Hint, Map};
 pub(crate) use number::every_text;
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
+pub use string::{Body, Str};
 pub use text::{NUMBER_KEY, write_json, write_json_str};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,7 +36,7 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -295,13 +297,19 @@ impl From<bool> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::String(s)
+        Value::String(s.into())
     }
 }
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_string())
+        Value::String(s.into())
+    }
+}
+
+impl From<Str> for Value {
+    fn from(s: Str) -> Value {
+        Value::String(s)
     }
 }
 

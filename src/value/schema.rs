@@ -27,10 +27,11 @@ impl Json for Schema {
 
     fn with_string_node<T>(buffer: &mut Value, string: &str, f: impl FnOnce(&Value) -> T) -> T {
         if let Value::String(existing) = buffer {
+            let existing = existing.to_mut();
             existing.clear();
             existing.push_str(string);
         } else {
-            *buffer = Value::String(string.to_owned());
+            *buffer = Value::from(string.to_owned());
         }
         f(buffer)
     }
@@ -94,7 +95,7 @@ impl<'a> Node<'a, Schema> for &'a Value {
     /// `enum`/`const` against a text (the contract's enums are texts): compared in place.
     fn equals_value(&self, expected: &serde_json::Value) -> bool {
         match (self, expected) {
-            (Value::String(a), serde_json::Value::String(b)) => a == b,
+            (Value::String(a), serde_json::Value::String(b)) => a.as_str() == b,
             (Value::String(_), _) | (_, serde_json::Value::String(_)) => false,
             _ => jsonschema::json::cmp::equal(&self.to_value(), expected),
         }

@@ -79,11 +79,11 @@ macro_rules! visit_scalars {
         }
 
         fn visit_str<E>(self, v: &str) -> Result<$crate::value::Value, E> {
-            Ok($crate::value::Value::String(v.to_string()))
+            Ok($crate::value::Value::from(v.to_string()))
         }
 
         fn visit_string<E>(self, v: String) -> Result<$crate::value::Value, E> {
-            Ok($crate::value::Value::String(v))
+            Ok($crate::value::Value::from(v))
         }
 
         fn visit_unit<E>(self) -> Result<$crate::value::Value, E> {
@@ -192,7 +192,7 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(Number::from(&n)),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::from(s),
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::from).collect())
             }
@@ -209,7 +209,7 @@ impl From<Value> for serde_json::Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(b),
             Value::Number(n) => serde_json::Value::Number(n.to_serde()),
-            Value::String(s) => serde_json::Value::String(s),
+            Value::String(s) => serde_json::Value::String(s.into_string()),
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }

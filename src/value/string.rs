@@ -1,0 +1,197 @@
+//! The text of a string value: either its own, or a slice of the body it was read from.
+//!
+//! The canonical request and the vendors' JSON answers arrive as one buffer each ([`Body`]). A
+//! string in them that needs no unescaping is taken as a place in that buffer
+//! ([`Str::slice_of`]: the body's reference count and a range, no allocation, no copy), so a
+//! request's strings borrow from its body for as long as the request lives, without a lifetime
+//! on every value of the engine. A string the engine computes (an interpolation, a conversion,
+//! an unescaped text) owns its `String`. Either is 24 bytes, as a `String` is.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use bytestring::ByteString;
+
+/// A body the strings read from it share: its bytes (not copied from the connection's buffer),
+/// checked as UTF-8 once.
+pub type Body = Arc<ByteString>;
+
+#[derive(Clone)]
+pub struct Str(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Owned(String),
+    Shared { body: Body, start: u32, len: u32 },
+}
+
+impl Str {
+    /// `part` as a place in `body` when it lies in it; `None` when it does not (a string jiter
+    /// unescaped into its own buffer, say) or the body is longer than 4 GiB.
+    pub fn slice_of(body: &Body, part: &str) -> Option<Str> {
+        let start = (part.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        if end > body.len() {
+            return None;
+        }
+        Some(Str(Repr::Shared {
+            body: Arc::clone(body),
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(part.len()).ok()?,
+        }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Owned(s) => s,
+            // In range and on character boundaries: `slice_of` took it from a `&str` there.
+            Repr::Shared { body, start, len } => {
+                let start = *start as usize;
+                body.get(start..start + *len as usize).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The text as a `String`: the owned one as it is, a shared one copied.
+    pub fn into_string(self) -> String {
+        match self.0 {
+            Repr::Owned(s) => s,
+            Repr::Shared { .. } => self.as_str().to_owned(),
+        }
+    }
+
+    /// The text as a `String` to change in place: a shared one is copied first (as
+    /// `Cow::to_mut`).
+    pub fn to_mut(&mut self) -> &mut String {
+        if let Repr::Shared { .. } = &self.0 {
+            self.0 = Repr::Owned(self.as_str().to_owned());
+        }
+        match &mut self.0 {
+            Repr::Owned(s) => s,
+            Repr::Shared { .. } => unreachable!("made owned above"),
+        }
+    }
+
+    /// Whether the text is a slice of a body rather than its own (for tests).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Shared { .. })
+    }
+}
+
+impl Default for Str {
+    fn default() -> Str {
+        Str(Repr::Owned(String::new()))
+    }
+}
+
+impl Deref for Str {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Str {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(Repr::Owned(s))
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(Repr::Owned(s.to_owned()))
+    }
+}
+
+impl From<Str> for String {
+    fn from(s: Str) -> String {
+        s.into_string()
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for Str {
+    fn partial_cmp(&self, other: &Str) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Str {
+    fn cmp(&self, other: &Str) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Str {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_the_body_are_shared_and_others_are_not() {
+        let body = Body::new(ByteString::from_static(r#"{"a": "hello"}"#));
+        let part = &body[7..12];
+        let shared = Str::slice_of(&body, part).expect("inside");
+        assert!(shared.is_shared());
+        assert_eq!(shared, "hello");
+        assert_eq!(shared.as_ptr(), part.as_ptr());
+        assert!(Str::slice_of(&body, &String::from("hello")).is_none());
+        let empty_end = &body[body.len()..];
+        assert_eq!(Str::slice_of(&body, empty_end).expect("at the end"), "");
+        assert_eq!(Str::from("hello"), shared);
+        assert_eq!(shared.clone().into_string(), "hello");
+        assert_eq!(size_of::<Str>(), size_of::<String>());
+    }
+}
