@@ -242,7 +242,7 @@ pub fn decode_xml(data: &[u8]) {
         ..XmlOptions::default()
     };
     for opts in [&marked, &XmlOptions::default()] {
-        if let Ok(v) = codec::xml::decode(data, opts) {
+        if let Ok(v) = codec::xml::decode(&Bytes::copy_from_slice(data), opts) {
             // Whatever was read can be written (or refused) without a panic.
             let _ = codec::xml::encode(&v, opts);
         }

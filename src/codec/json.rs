@@ -387,6 +387,22 @@ mod tests {
     }
 
     #[test]
+    fn strings_without_escapes_are_places_in_the_body() {
+        let body = Bytes::from_static(br#"{"a": "plain", "b": "esc\"aped", "c": ["x", ""]}"#);
+        let v = super::parse(&body).expect("JSON");
+        let in_body = |v: &Value| {
+            let Value::String(s) = v else { return false };
+            s.is_shared() && body.as_ptr_range().contains(&s.as_ptr())
+        };
+        assert!(in_body(&v["a"]) && in_body(&v["c"][0]), "{v}");
+        assert_eq!(v["a"], "plain");
+        assert_eq!(v["c"][1], "");
+        // An escaped string is unescaped into its own text.
+        assert!(!in_body(&v["b"]));
+        assert_eq!(v["b"], "esc\"aped");
+    }
+
+    #[test]
     fn repeated_names_keep_their_first_place_and_last_value() {
         // Names of one length and the same first and last bytes share a filter bit.
         let v = parse(br#"{"ab": 1, "a1b": 2, "axb": 3, "ab": 4, "a1b": 5, "c": 6, "ab": 7}"#)

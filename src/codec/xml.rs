@@ -8,9 +8,16 @@
 //! Reading: the root element's content becomes an object. An element marked with the list
 //! attribute (or named in `always_list`) is a list even with one child, so a one-line order
 //! stays a list. Text stays text (the mapping converts types). No DTD is accepted and only the
-//! five predefined entities and character references are expanded: nothing can blow up.
+//! five predefined entities and character references are expanded: nothing can blow up. A text
+//! made of one piece of the document (no reference, no carriage return) is a place in the body
+//! ([`Str::slice_of`]), not a copy; so is an attribute's value with nothing to normalize.
 
-use crate::value::{Map, Value};
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::value::{Body, Map, Str, Value};
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -148,7 +155,7 @@ pub fn write_element(
 }
 
 /// One element being read: its members gathered as its children close.
-struct Frame {
+struct Frame<'a> {
     name: String,
     /// Length of the decoder's path before this element's name was added.
     path_len: usize,
@@ -159,10 +166,59 @@ struct Frame {
     /// The members' names as a Bloom filter ([`name_bit`]): a child whose name's bit is not set
     /// is new, added without a search.
     added: u64,
-    text: String,
+    text: Text<'a>,
 }
 
-impl Frame {
+/// An element's text so far: nothing, one piece of the document, or pieces joined.
+enum Text<'a> {
+    Empty,
+    Piece(&'a str),
+    Joined(String),
+}
+
+impl<'a> Text<'a> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Text::Empty => true,
+            Text::Piece(p) => p.is_empty(),
+            Text::Joined(s) => s.is_empty(),
+        }
+    }
+
+    /// Adds a piece of the document, or text from elsewhere (`Cow::Owned`).
+    fn push(&mut self, piece: Cow<'a, str>) {
+        match (&mut *self, piece) {
+            (Text::Empty, Cow::Borrowed(p)) => *self = Text::Piece(p),
+            (Text::Empty, Cow::Owned(p)) => *self = Text::Joined(p),
+            (Text::Piece(prev), piece) => *self = Text::Joined(format!("{prev}{piece}")),
+            (Text::Joined(s), piece) => s.push_str(&piece),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Empty => "",
+            Text::Piece(p) => p,
+            Text::Joined(s) => s,
+        }
+    }
+
+    /// The text without surrounding white space: a place in `body` when it is one piece,
+    /// else its own buffer (reused when there is nothing to trim).
+    fn trimmed(self, body: &Body) -> Str {
+        match self {
+            Text::Empty => Str::default(),
+            Text::Piece(p) => {
+                let p = p.trim();
+                Str::slice_of(body, p).unwrap_or_else(|| Str::from(p))
+            }
+            Text::Joined(s) if s.trim().len() == s.len() => Str::from(s),
+            Text::Joined(s) => Str::from(s.trim()),
+        }
+    }
+}
+
+impl Frame<'_> {
     fn add_child(&mut self, name: String, v: Value) {
         if let Some(items) = &mut self.items {
             items.push(v);
@@ -184,32 +240,26 @@ impl Frame {
         }
     }
 
-    fn finish(self) -> (String, Value) {
+    fn finish(self, body: &Body) -> (String, Value) {
         if let Some(items) = self.items {
             return (self.name, Value::Array(items));
         }
         if self.members.is_empty() {
-            return (self.name, Value::from(trimmed(self.text)));
+            return (self.name, Value::String(self.text.trimmed(body)));
         }
         let mut map = self.members;
-        if !self.text.trim().is_empty() {
-            map.insert("#text", Value::from(trimmed(self.text)));
+        if !self.text.as_str().trim().is_empty() {
+            map.insert("#text", Value::String(self.text.trimmed(body)));
         }
         (self.name, Value::Object(map))
     }
 }
 
-/// `text` without surrounding white space, reusing its buffer when there is none.
-fn trimmed(text: String) -> String {
-    if text.trim().len() == text.len() {
-        text
-    } else {
-        text.trim().to_string()
-    }
-}
-
-pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| CodecError::decode("XML", "not UTF-8"))?;
+pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
+    let body: Body = ByteString::try_from(bytes.clone())
+        .map_err(|_| CodecError::decode("XML", "not UTF-8"))?
+        .into();
+    let text: &str = &body;
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
@@ -235,17 +285,17 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                         format!("nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                stack.push(open_frame(&e, &mut path, opts)?);
+                stack.push(open_frame(&e, &mut path, opts, &body)?);
             }
             Event::Empty(e) => {
-                let frame = open_frame(&e, &mut path, opts)?;
-                close(frame, &mut stack, &mut path, &mut root);
+                let frame = open_frame(&e, &mut path, opts, &body)?;
+                close(frame, &mut stack, &mut path, &mut root, &body);
             }
             Event::End(_) => {
                 let frame = stack
                     .pop()
                     .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?;
-                close(frame, &mut stack, &mut path, &mut root);
+                close(frame, &mut stack, &mut path, &mut root, &body);
             }
             Event::Text(t) => {
                 // White space before an element's first text is trimmed anyway: the lines and
@@ -253,12 +303,13 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                 if let Some(top) = stack.last_mut()
                     && !(top.text.is_empty() && t.bytes().all(|b| b.is_ascii_whitespace()))
                 {
-                    top.text.push_str(&t.xml10_content());
+                    // Borrowed from the document unless a carriage return was rewritten.
+                    top.text.push(t.xml10_content());
                 }
             }
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text.push_str(&c.into_inner());
+                    top.text.push(c.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
@@ -280,7 +331,7 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
                     Err(e) => return Err(CodecError::decode("XML", e.to_string())),
                 };
                 if let Some(top) = stack.last_mut() {
-                    top.text.push(c);
+                    top.text.push(Cow::Owned(c.to_string()));
                 }
             }
             Event::Eof => break,
@@ -296,11 +347,12 @@ pub fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
     root.ok_or_else(|| CodecError::decode("XML", "no root element"))
 }
 
-fn open_frame(
+fn open_frame<'a>(
     e: &BytesStart<'_>,
     path: &mut String,
     opts: &XmlOptions,
-) -> Result<Frame, CodecError> {
+    body: &Body,
+) -> Result<Frame<'a>, CodecError> {
     let name = e.local_name().as_ref().to_string();
     let path_len = path.len();
     if !opts.always_list.is_empty() {
@@ -317,8 +369,7 @@ fn open_frame(
         let key = attr.key.local_name().as_ref().to_string();
         let value = attr
             .normalized_value(quick_xml::XmlVersion::default())
-            .map_err(|err| CodecError::decode("XML", err.to_string()))?
-            .into_owned();
+            .map_err(|err| CodecError::decode("XML", err.to_string()))?;
         if let Some((k, v)) = &opts.list_attribute
             && *k == key
             && *v == value
@@ -326,9 +377,13 @@ fn open_frame(
             is_list = true;
             continue;
         }
+        let value = match value {
+            Cow::Borrowed(v) => Str::slice_of(body, v).unwrap_or_else(|| Str::from(v)),
+            Cow::Owned(v) => Str::from(v),
+        };
         let key = format!("@{key}");
         added |= name_bit(&key);
-        members.insert(key, Value::from(value));
+        members.insert(key, Value::String(value));
     }
     Ok(Frame {
         name,
@@ -336,13 +391,19 @@ fn open_frame(
         items: is_list.then(Vec::new),
         members,
         added,
-        text: String::new(),
+        text: Text::Empty,
     })
 }
 
-fn close(frame: Frame, stack: &mut [Frame], path: &mut String, root: &mut Option<Value>) {
+fn close(
+    frame: Frame<'_>,
+    stack: &mut [Frame<'_>],
+    path: &mut String,
+    root: &mut Option<Value>,
+    body: &Body,
+) {
     path.truncate(frame.path_len);
-    let (name, value) = frame.finish();
+    let (name, value) = frame.finish(body);
     match stack.last_mut() {
         Some(parent) => parent.add_child(name, value),
         None => *root = Some(value),
@@ -353,6 +414,10 @@ fn close(frame: Frame, stack: &mut [Frame], path: &mut String, root: &mut Option
 mod tests {
     use super::*;
     use crate::json;
+
+    fn decode(bytes: &[u8], opts: &XmlOptions) -> Result<Value, CodecError> {
+        super::decode(&Bytes::copy_from_slice(bytes), opts)
+    }
 
     fn opts() -> XmlOptions {
         XmlOptions {
@@ -423,6 +488,28 @@ mod tests {
         for name in crate::value::every_text(&alphabet, 3) {
             assert_eq!(check_name(&name).is_ok(), rule(&name), "{name:?}");
         }
+    }
+
+    #[test]
+    fn one_piece_texts_and_attributes_are_places_in_the_body() {
+        let body = Bytes::from_static(
+            b"<root id=\"7\" note=\"a&amp;b\"><a> plain </a><b>x &amp; y</b><c>l1\r\nl2</c><d><![CDATA[z]]></d></root>",
+        );
+        let v = super::decode(&body, &opts()).expect("decodes");
+        let in_body = |v: &Value| {
+            let Value::String(s) = v else { return false };
+            s.is_shared() && body.as_ptr_range().contains(&s.as_ptr())
+        };
+        assert!(
+            in_body(&v["@id"]) && in_body(&v["a"]) && in_body(&v["d"]),
+            "{v}"
+        );
+        assert_eq!(v["a"], "plain");
+        // A reference, a rewritten line end or a normalized attribute is its own text.
+        assert!(!in_body(&v["b"]) && !in_body(&v["c"]) && !in_body(&v["@note"]));
+        assert_eq!(v["b"], "x & y");
+        assert_eq!(v["c"], "l1\nl2");
+        assert_eq!(v["@note"], "a&b");
     }
 
     #[test]
