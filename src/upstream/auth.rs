@@ -39,7 +39,9 @@ impl TokenCache {
                 return Ok(c.token.clone());
             }
         }
-        let (token, lifetime) = login().await?;
+        let (mut token, lifetime) = login().await?;
+        // Kept for the connection's life: its own texts, not places in the login's answer.
+        token.detach();
         *guard = Some(Cached {
             token: token.clone(),
             expires_at: lifetime.map(|d| Instant::now() + d),

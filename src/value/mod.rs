@@ -154,6 +154,19 @@ impl Value {
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
     }
+
+    /// Makes every string of the value its own text, so that it keeps no body alive: for a
+    /// value kept past its request (a cached login token), not the request's own values.
+    pub fn detach(&mut self) {
+        match self {
+            Value::String(s) => {
+                s.to_mut();
+            }
+            Value::Array(items) => items.iter_mut().for_each(Value::detach),
+            Value::Object(map) => map.iter_mut().for_each(|(_, v)| v.detach()),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
 }
 
 /// The reference tokens of a JSON pointer, unescaped; none for `""`, `None` when it is no pointer.
@@ -364,6 +377,18 @@ mod tests {
         assert_eq!(v.get("n").and_then(Value::as_i64), Some(12));
         assert!(v.get(0).is_none());
         assert!(v["a"]["b/c"][2].is_null());
+    }
+
+    #[test]
+    fn a_detached_value_keeps_no_body_alive() {
+        let body = bytes::Bytes::from_static(br#"{"token": "abc", "list": ["x", {"y": "z"}]}"#);
+        let mut v = crate::codec::json::parse(&body).expect("JSON");
+        let shared = |v: &Value| matches!(v, Value::String(s) if s.is_shared());
+        assert!(shared(&v["token"]) && shared(&v["list"][1]["y"]));
+        let before = v.clone();
+        v.detach();
+        assert_eq!(v, before);
+        assert!(!shared(&v["token"]) && !shared(&v["list"][0]) && !shared(&v["list"][1]["y"]));
     }
 
     #[test]
