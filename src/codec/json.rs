@@ -1,13 +1,12 @@
 //! JSON bodies: the canonical request's and the vendors' answers, read into a [`Value`] by
 //! jiter's pull parser (no serde visitor between: a string without escapes is a slice of the
-//! body, [`Str::slice_of`]; member names are copied, being compared more than made; numbers
+//! body, [`Str::in_body`]; member names are copied, being compared more than made; numbers
 //! keep their text), optionally only for the parts a mapping reads ([`Need`]).
 
 use bytes::Bytes;
-use bytestring::ByteString;
 use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 
-use crate::value::{Body, Map, Number, Str, Value};
+use crate::value::{Body, Map, Number, Str, Value, body_of};
 
 use super::need::Need;
 use super::{CodecError, MAX_DEPTH, name_bit};
@@ -33,12 +32,9 @@ pub fn parse(bytes: &Bytes) -> Result<Value, JsonError> {
 pub fn parse_needed(bytes: &Bytes, need: &Need) -> Result<Value, JsonError> {
     // UTF-8 is checked once for the whole text, so no string needs its own check; the text is
     // shared by the strings read from it.
-    let text = match ByteString::try_from(bytes.clone()) {
-        Ok(text) => Body::new(text),
-        Err(_) => {
-            let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
-            return Err(error_at(bytes, valid, "invalid UTF-8".into()));
-        }
+    let text = match body_of(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(error_at(bytes, e.valid_up_to(), "invalid UTF-8".into())),
     };
     let mut jiter = Jiter::new(bytes);
     let read = jiter
@@ -163,7 +159,7 @@ fn read(
             let s = jiter.known_str()?;
             // A string without escapes is where it lies in the text; jiter unescapes the others
             // into its own buffer.
-            Value::String(Str::slice_of(text, s).unwrap_or_else(|| Str::from(s)))
+            Value::String(Str::in_body(text, s))
         }
         Peek::Array => {
             let mut items = Vec::new();

@@ -10,14 +10,13 @@
 //! stays a list. Text stays text (the mapping converts types). No DTD is accepted and only the
 //! five predefined entities and character references are expanded: nothing can blow up. A text
 //! made of one piece of the document (no reference, no carriage return) is a place in the body
-//! ([`Str::slice_of`]), not a copy; so is an attribute's value with nothing to normalize.
+//! ([`Str::in_body`]), not a copy; so is an attribute's value with nothing to normalize.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use bytestring::ByteString;
 
-use crate::value::{Body, Map, Str, Value};
+use crate::value::{Body, Map, Str, Value, body_of};
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -208,10 +207,7 @@ impl<'a> Text<'a> {
     fn trimmed(self, body: &Body) -> Str {
         match self {
             Text::Empty => Str::default(),
-            Text::Piece(p) => {
-                let p = p.trim();
-                Str::slice_of(body, p).unwrap_or_else(|| Str::from(p))
-            }
+            Text::Piece(p) => Str::in_body(body, p.trim()),
             Text::Joined(s) if s.trim().len() == s.len() => Str::from(s),
             Text::Joined(s) => Str::from(s.trim()),
         }
@@ -256,9 +252,7 @@ impl Frame<'_> {
 }
 
 pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
-    let body: Body = ByteString::try_from(bytes.clone())
-        .map_err(|_| CodecError::decode("XML", "not UTF-8"))?
-        .into();
+    let body = body_of(bytes).map_err(|_| CodecError::decode("XML", "not UTF-8"))?;
     let text: &str = &body;
     if text.trim().is_empty() {
         return Ok(Value::Null);
@@ -378,7 +372,7 @@ fn open_frame<'a>(
             continue;
         }
         let value = match value {
-            Cow::Borrowed(v) => Str::slice_of(body, v).unwrap_or_else(|| Str::from(v)),
+            Cow::Borrowed(v) => Str::in_body(body, v),
             Cow::Owned(v) => Str::from(v),
         };
         let key = format!("@{key}");

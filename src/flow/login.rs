@@ -32,12 +32,7 @@ pub async fn token<T: Transport>(
         .tokens
         .get(refused, || async {
             let null = Value::Null;
-            let today = Value::from(
-                now.as_str()
-                    .and_then(|n| n.get(..10))
-                    .unwrap_or_default()
-                    .to_string(),
-            );
+            let today = Value::from(now.as_str().and_then(|n| n.get(..10)).unwrap_or_default());
             let roots = Roots {
                 input: &null,
                 path: &null,

@@ -367,7 +367,7 @@ fn with_connection(order: Value, connection: &str) -> Result<Value, Problem> {
                 .and_then(Value::as_str)
                 .is_some_and(|id| !id.is_empty()) =>
         {
-            map.insert("connection", Value::from(connection.to_string()));
+            map.insert("connection", Value::from(connection));
             Ok(Value::Object(map))
         }
         _ => Err(no_order()),
@@ -414,7 +414,7 @@ fn connection_appended(text: Vec<u8>, connection: &str) -> Result<String, Proble
     let mut text = String::from_utf8(text).map_err(|_| no_order())?;
     text.pop();
     text.push_str(",\"connection\":");
-    text.push_str(&Value::from(connection.to_string()).to_string());
+    text.push_str(&Value::from(connection).to_string());
     text.push('}');
     Ok(text)
 }

@@ -28,7 +28,7 @@ pub fn answer(
         let Ok(text) = value.to_str() else { continue };
         if name == http::header::SET_COOKIE {
             if let Some((k, v)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
-                cookies.insert(k.trim().to_string(), Value::from(v.trim().to_string()));
+                cookies.insert(k.trim(), Value::from(v.trim()));
             }
             continue;
         }
@@ -39,7 +39,7 @@ pub fn answer(
                 existing.push_str(text);
             }
             _ => {
-                headers.insert(name.as_str().to_string(), Value::from(text.to_string()));
+                headers.insert(name.as_str(), Value::from(text));
             }
         }
     }

@@ -20,7 +20,7 @@ pub fn page(p: &Paging, query: &Value) -> Result<Value, Problem> {
     let (offset, vendor_cursor) = match (p.style, cursor) {
         (_, None) => (0, Value::Null),
         (PagingStyle::Offset, Some(c)) => (decode_offset(c).ok_or_else(bad_cursor)?, Value::Null),
-        (PagingStyle::Cursor, Some(c)) => (0, Value::from(c.to_string())),
+        (PagingStyle::Cursor, Some(c)) => (0, Value::from(c)),
     };
     if let Some(size) = p.page_size {
         // The vendor's pages are fixed: ask for the page holding `offset`, cut the client's

@@ -27,7 +27,7 @@ pub use map::{Hint, Map};
 pub(crate) use number::every_text;
 pub use number::{NotANumber, Number};
 pub use schema::Schema;
-pub use string::{Body, Str};
+pub use string::{Body, Str, body_of};
 pub use text::{NUMBER_KEY, write_json, write_json_str};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

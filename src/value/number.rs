@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 
 use super::NUMBER_KEY;
 
-/// A JSON number: its text, which [`is_json_number`] holds for. Texts of up to 24 bytes (every
+/// A JSON number: its text, which `is_json_number` holds for. Texts of up to 24 bytes (every
 /// price, quantity and id an order carries) are kept inline, without an allocation of their own.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Number(CompactString);
@@ -30,7 +30,7 @@ impl Number {
 
     /// `text` as a number, its grammar already checked by the caller (the JSON reader, whose
     /// number tokens `codec::json`'s `numbers_are_what_json_calls_numbers` holds to
-    /// [`is_json_number`] on every short text). Debug builds check it again.
+    /// `is_json_number` on every short text). Debug builds check it again.
     pub fn from_checked_text(text: &str) -> Number {
         debug_assert!(is_json_number(text), "{text}");
         Number(CompactString::new(text))
