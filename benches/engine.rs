@@ -8,8 +8,12 @@
 //!   of reading JSON answers only for the fields the mapping needs;
 //! - `flow/<vendor>/<lines>`: both, through `flow::run` as the server runs it, with a transport
 //!   that hands back the recorded answer (the login, when the mapping has one, is cached);
-//! - `canonical/<lines>`: parsing the canonical JSON body and validating it against the
-//!   contract, which the server does once per request before the flow.
+//! - `canonical/parse/<lines>` and `canonical/parse+validate/<lines>`: reading the canonical
+//!   JSON body as the server does (`codec::json::parse`), and validating it against the
+//!   contract, which the server does once per request before the flow;
+//!   `canonical/typed-baseline/<lines>`: the same order read into typed structs that borrow
+//!   from the body and checked by hand (`engine/typed_order.rs`), the same-run baseline of
+//!   what a typed canonical order would cost.
 //!
 //! Orders of 1, 10, 100 and 1,000 lines are built from each vendor's create fixture
 //! (`mappings/<vendor>/fixtures/`): its canonical lines repeated, and its recorded answer with
@@ -19,6 +23,9 @@
 //! Short run: `cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`.
 //! `cargo test --benches` (and `cargo clippy --all-targets`) compile it; `cargo test` does not
 //! run it, and nothing here fails on a timing.
+
+#[path = "engine/typed_order.rs"]
+mod typed_order;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -30,6 +37,7 @@ use ordergate::value::{Map, Value};
 
 use ordergate::canonical::operation::Operation;
 use ordergate::canonical::validate::check_body;
+use ordergate::codec::json as json_codec;
 use ordergate::codec::need::Need;
 use ordergate::engine::compile::compile_file;
 use ordergate::engine::eval::{Evaluator, Roots, Scope};
@@ -580,13 +588,26 @@ fn engine(c: &mut Criterion) {
     for n in SIZES {
         let bytes = serde_json::to_vec(&order_of(&dokos.body, n)).expect("json");
         g.throughput(Throughput::Elements(n as u64));
+        // As the server reads a body: jiter, strings left in place (`codec::json::parse`).
+        let bytes = Bytes::from(bytes);
+        g.bench_with_input(BenchmarkId::new("parse", n), &bytes, |b, bytes| {
+            b.iter(|| json_codec::parse(black_box(bytes)).expect("json"))
+        });
         g.bench_with_input(BenchmarkId::new("parse+validate", n), &bytes, |b, bytes| {
             b.iter(|| {
-                let v: Value = serde_json::from_slice(black_box(bytes)).expect("json");
+                let v = json_codec::parse(black_box(bytes)).expect("json");
                 check_body(Operation::CreateOrder, &v).expect("valid");
                 v
             })
         });
+        // The baseline: typed structs borrowing from the body, checked as the contract says.
+        g.bench_with_input(BenchmarkId::new("typed-baseline", n), &bytes, |b, bytes| {
+            b.iter(|| typed_order::read(black_box(bytes)).is_some())
+        });
+        assert!(
+            typed_order::read(&bytes).is_some(),
+            "the typed baseline reads the order"
+        );
     }
     g.finish();
 }
