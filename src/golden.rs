@@ -418,7 +418,8 @@ async fn run_case(
             .map(|o| o.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default()
         {
-            subset.insert(k.clone(), actual.get(&k).cloned().unwrap_or(Value::Null));
+            let found = actual.get(k.as_str()).cloned();
+            subset.insert(k, found.unwrap_or(Value::Null));
         }
         let subset = Value::Object(subset);
         if !values_equal(&expected, &subset) {

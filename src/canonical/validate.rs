@@ -35,6 +35,10 @@ fn validators() -> &'static Validators {
         // The schema is part of the binary and checked by the tests: a failure here is a bug.
         let schema: serde_json::Value =
             serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON");
+        // The contract's names: a canonical body's members are read as the known copies.
+        let mut names = Vec::new();
+        property_names(&schema, &mut names);
+        crate::value::intern_all(names);
         let build = |def: &str| {
             let mut root = schema.clone();
             if let Some(obj) = root.as_object_mut() {
@@ -56,7 +60,22 @@ fn validators() -> &'static Validators {
     })
 }
 
-/// Builds the validators now, so the first request does not pay for it.
+/// Every name the schema declares under a `properties`.
+fn property_names<'a>(schema: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match schema {
+        serde_json::Value::Object(members) => {
+            if let Some(serde_json::Value::Object(props)) = members.get("properties") {
+                out.extend(props.keys().map(String::as_str));
+            }
+            members.values().for_each(|v| property_names(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| property_names(v, out)),
+        _ => {}
+    }
+}
+
+/// Builds the validators now (and learns the contract's names), so the first request does not
+/// pay for it.
 pub fn warm_up() {
     let _ = validators();
 }
@@ -214,7 +233,7 @@ mod tests {
         let defs = schema["$defs"].as_object().expect("$defs");
         for (name, def) in defs {
             let rewritten = def.to_string().replace("#/$defs/", "#/components/schemas/");
-            let component = api["components"]["schemas"][name].to_string();
+            let component = api["components"]["schemas"][name.as_str()].to_string();
             assert_eq!(
                 rewritten, component,
                 "components/schemas/{name} differs from $defs/{name}"

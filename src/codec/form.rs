@@ -65,7 +65,9 @@ pub fn pairs(value: &Value, format: &'static str) -> Result<Vec<(String, String)
     };
     let mut out = Vec::with_capacity(map.len());
     for (k, v) in map {
-        texts(k, v, format, |text| out.push((k.clone(), text.to_owned())))?;
+        texts(k, v, format, |text| {
+            out.push((k.to_string(), text.to_owned()))
+        })?;
     }
     Ok(out)
 }

@@ -1,12 +1,13 @@
 //! JSON bodies: the canonical request's and the vendors' answers, read into a [`Value`] by
 //! jiter's pull parser (no serde visitor between: a string without escapes is a slice of the
-//! body, [`Str::in_body`]; member names are copied, being compared more than made; numbers
-//! keep their text), optionally only for the parts a mapping reads ([`Need`]).
+//! body, [`Str::in_body`]; a member name the mappings or the contract know is their interned
+//! copy, [`Name`], any other is copied; numbers keep their text), optionally only for the
+//! parts a mapping reads ([`Need`]).
 
 use bytes::Bytes;
 use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 
-use crate::value::{Body, Map, Number, Str, Value, body_of};
+use crate::value::{Body, Map, Name, Names, Number, Str, Value, body_of};
 
 use super::need::Need;
 use super::{CodecError, MAX_DEPTH, name_bit};
@@ -37,10 +38,11 @@ pub fn parse_needed(bytes: &Bytes, need: &Need) -> Result<Value, JsonError> {
         Err(e) => return Err(error_at(bytes, e.valid_up_to(), "invalid UTF-8".into())),
     };
     let mut jiter = Jiter::new(bytes);
+    let names = Names::current();
     let read = jiter
         .peek()
         .map_err(Fault::from)
-        .and_then(|peek| read(&mut jiter, &text, peek, need, 1))
+        .and_then(|peek| read(&mut jiter, (&text, &names), peek, need, 1))
         .and_then(|value| jiter.finish().map(|()| value).map_err(Fault::from));
     read.or_else(|fault| match fault {
         // jiter stops at 4,300 digits (Python's limit); JSON has none. Such a text is read
@@ -141,7 +143,7 @@ fn error_at(bytes: &[u8], index: usize, what: String) -> JsonError {
 /// `text` is what `jiter` reads.
 fn read(
     jiter: &mut Jiter<'_>,
-    text: &Body,
+    (text, names): (&Body, &Names),
     peek: Peek,
     need: &Need,
     depth: usize,
@@ -165,7 +167,7 @@ fn read(
             let mut items = Vec::new();
             let mut next = jiter.known_array()?;
             while let Some(peek) = next {
-                items.push(read(jiter, text, peek, need, depth + 1)?);
+                items.push(read(jiter, (text, names), peek, need, depth + 1)?);
                 next = jiter.array_step()?;
             }
             Value::Array(items)
@@ -182,12 +184,15 @@ fn read(
             let mut added = 0u64;
             let mut key = jiter.known_object()?;
             while let Some(name) = key {
-                match need.field(name) {
-                    Some(inner) => {
+                match need.field_key(name) {
+                    Some((key, inner)) => {
                         let bit = name_bit(name);
-                        let name = name.to_owned();
+                        let name = match key {
+                            Some(key) => Name::known(key),
+                            None => names.name(name),
+                        };
                         let peek = jiter.peek()?;
-                        let value = read(jiter, text, peek, inner, depth + 1)?;
+                        let value = read(jiter, (text, names), peek, inner, depth + 1)?;
                         if added & bit == 0 {
                             added |= bit;
                             out.insert_new(name, value);
@@ -251,6 +256,7 @@ fn skip(jiter: &mut Jiter<'_>, peek: Peek, depth: usize) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Key;
 
     fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
         super::parse(&Bytes::copy_from_slice(bytes))
@@ -271,11 +277,7 @@ mod tests {
     }
 
     fn fields(list: &[(&str, Need)]) -> Need {
-        Need::Fields(
-            list.iter()
-                .map(|(k, n)| (k.to_string(), n.clone()))
-                .collect(),
-        )
+        Need::Fields(list.iter().map(|(k, n)| (Key::new(k), n.clone())).collect())
     }
 
     #[test]
@@ -434,7 +436,7 @@ mod tests {
         let v = parse(format!("{{{}}}", parts.join(", ")).as_bytes()).expect("JSON");
         let names: Vec<&str> = v
             .as_object()
-            .map_or(vec![], |m| m.keys().map(String::as_str).collect());
+            .map_or(vec![], |m| m.keys().map(|k| k.as_str()).collect());
         assert_eq!(names.len(), 41);
         assert_eq!((names[0], names[20], names[40]), ("k0", "inner", "k39"));
         assert_eq!(v["k3"], Value::from("again"));

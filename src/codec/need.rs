@@ -3,8 +3,12 @@
 
 use std::collections::HashMap;
 
-/// Key lookups happen once per key of every answer: a fast hash (keys come from the mapping).
-pub type Keys = HashMap<String, Need, foldhash::fast::FixedState>;
+use crate::value::{Key, NameHash};
+
+/// Key lookups happen once per key of every answer: a fast hash of names (keys come from the
+/// mapping, the table is only read per request). The keys are interned: a key read is named
+/// by the mapping's copy, not a new one.
+pub type Keys = HashMap<Key, Need, NameHash>;
 
 /// The part of a JSON value a mapping reads. Arrays are transparent: a need applies to each
 /// element. Scalars are always kept whole.
@@ -26,6 +30,16 @@ impl Need {
         }
     }
 
+    /// The need of `key` below this one and, when this need lists it, the mapping's
+    /// (interned) copy of the name.
+    #[inline]
+    pub fn field_key(&self, key: &str) -> Option<(Option<Key>, &Need)> {
+        match self {
+            Need::All => Some((None, &Need::All)),
+            Need::Fields(keys) => keys.get_key_value(key).map(|(k, n)| (Some(*k), n)),
+        }
+    }
+
     /// Marks `path` as read: its end whole when `whole`, else only as far as the path goes.
     pub fn mark(&mut self, path: &[String], whole: bool) {
         let Need::Fields(keys) = self else { return };
@@ -36,7 +50,7 @@ impl Need {
                 }
             }
             Some((first, rest)) => keys
-                .entry(first.clone())
+                .entry(Key::new(first))
                 .or_insert_with(|| Need::Fields(Keys::default()))
                 .mark(rest, whole),
         }

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use crate::value::{Body, Map, Str, Value, body_of};
+use crate::value::{Body, Map, Name, Names, Str, Value, body_of};
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -155,7 +155,7 @@ pub fn write_element(
 
 /// One element being read: its members gathered as its children close.
 struct Frame<'a> {
-    name: String,
+    name: Name,
     /// Length of the decoder's path before this element's name was added.
     path_len: usize,
     /// Marked with the list attribute or named in `always_list`: its children's values.
@@ -215,7 +215,7 @@ impl<'a> Text<'a> {
 }
 
 impl Frame<'_> {
-    fn add_child(&mut self, name: String, v: Value) {
+    fn add_child(&mut self, name: Name, v: Value) {
         if let Some(items) = &mut self.items {
             items.push(v);
             return;
@@ -236,7 +236,7 @@ impl Frame<'_> {
         }
     }
 
-    fn finish(self, body: &Body) -> (String, Value) {
+    fn finish(self, body: &Body) -> (Name, Value) {
         if let Some(items) = self.items {
             return (self.name, Value::Array(items));
         }
@@ -258,6 +258,7 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
         return Ok(Value::Null);
     }
     let mut reader = Reader::from_str(text);
+    let names = Names::current();
     let mut stack: Vec<Frame> = Vec::new();
     // The names from the root to the open element, `/`-separated (for `always_list`).
     let mut path = String::new();
@@ -279,10 +280,10 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
                         format!("nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                stack.push(open_frame(&e, &mut path, opts, &body)?);
+                stack.push(open_frame(&e, &mut path, opts, (&body, &names))?);
             }
             Event::Empty(e) => {
-                let frame = open_frame(&e, &mut path, opts, &body)?;
+                let frame = open_frame(&e, &mut path, opts, (&body, &names))?;
                 close(frame, &mut stack, &mut path, &mut root, &body);
             }
             Event::End(_) => {
@@ -345,9 +346,10 @@ fn open_frame<'a>(
     e: &BytesStart<'_>,
     path: &mut String,
     opts: &XmlOptions,
-    body: &Body,
+    (body, names): (&Body, &Names),
 ) -> Result<Frame<'a>, CodecError> {
-    let name = e.local_name().as_ref().to_string();
+    let local = e.local_name();
+    let name = names.name(local.as_ref());
     let path_len = path.len();
     if !opts.always_list.is_empty() {
         if path_len > 0 {

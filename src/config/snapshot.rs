@@ -187,7 +187,7 @@ pub fn build(
             }
         }
         for k in c.settings.keys() {
-            if !mapping.settings.iter().any(|s| &s.name == k) {
+            if !mapping.settings.iter().any(|s| s.name == k.as_str()) {
                 let known: Vec<&str> = mapping.settings.iter().map(|s| s.name.as_str()).collect();
                 errors.push(format!(
                     "{at}: connection `{}`: unknown setting `{k}` for vendor {} (known: {known:?})",

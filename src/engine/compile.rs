@@ -58,6 +58,13 @@ struct Ctx<'a> {
 }
 
 pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
+    let mapping = compile_root(root);
+    // The member names its selectors and templates interned: answers name theirs with them.
+    crate::value::publish();
+    mapping
+}
+
+fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
     let mut errors = Vec::new();
     let Some(entries) = root.as_map() else {
         return Err(CompileErrors(vec![root.err(

@@ -352,9 +352,9 @@ impl<'m> Evaluator<'m> {
                         continue;
                     };
                     let key = match key {
-                        ObjectKey::Literal(k) => k.to_string(),
+                        ObjectKey::Literal(k) => k.member(),
                         ObjectKey::Interp(parts) => match interpolate(parts, s)? {
-                            Some(k) => k,
+                            Some(k) => k.into(),
                             None => continue,
                         },
                     };
@@ -559,7 +559,7 @@ impl<'m> Evaluator<'m> {
                         .iter()
                         .map(|(k, v)| {
                             let mut e = Map::with_capacity(2);
-                            e.insert("key", Value::from(k.clone()));
+                            e.insert("key", Value::from(k.as_str()));
                             e.insert("value", v.clone());
                             Value::Object(e)
                         })

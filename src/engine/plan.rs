@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::value::Value;
+use crate::value::{Key, Value};
 use regex_automata::meta::Regex;
 
 use super::convert::TimePattern;
@@ -315,7 +315,8 @@ pub enum ObjectKey {
 /// quotes, escapes and colon included) for the JSON writer.
 #[derive(Debug, Clone)]
 pub struct Name {
-    text: String,
+    /// Interned: objects the engine builds name their members with the mapping's copy.
+    text: Key,
     json: Box<str>,
 }
 
@@ -325,12 +326,17 @@ impl Name {
         let quoted = serde_json::to_string(&text).unwrap_or_else(|_| format!("{text:?}"));
         Name {
             json: format!("{quoted}:").into_boxed_str(),
-            text,
+            text: Key::new(&text),
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
+    }
+
+    /// The name as an object member's name, without a copy.
+    pub fn member(&self) -> crate::value::Name {
+        crate::value::Name::known(self.text)
     }
 
     /// `"name":` as JSON text.
@@ -343,7 +349,7 @@ impl std::ops::Deref for Name {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.text
+        self.text.as_str()
     }
 }
 

@@ -221,7 +221,7 @@ impl Walk<'_> {
                 self.mark(slot, &[], true);
                 Vec::new()
             }
-            Some((Step::Key(k, _), rest)) if k == "body" => {
+            Some((Step::Key(k, _), rest)) if k.as_str() == "body" => {
                 let keys = keys_of(rest);
                 self.mark(slot, &keys, whole);
                 vec![(slot, keys)]
@@ -383,7 +383,7 @@ impl Walk<'_> {
 fn keys_of(path: &[Step]) -> Vec<String> {
     path.iter()
         .filter_map(|s| match s {
-            Step::Key(k, _) => Some(k.clone()),
+            Step::Key(k, _) => Some(k.to_string()),
             Step::Index(_) => None,
         })
         .collect()
@@ -414,7 +414,7 @@ mod tests {
                 let parts: Vec<String> = sorted
                     .into_iter()
                     .map(|(k, v)| match v {
-                        Need::All => k.clone(),
+                        Need::All => k.to_string(),
                         other => format!("{k}:{}", show(other)),
                     })
                     .collect();

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::value::{Hint, Value};
+use crate::value::{Hint, Key, Value};
 use jsonpath_rust::parser::model::{JpQuery, Segment, Selector as JpSelector};
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
@@ -66,8 +66,9 @@ pub const ROOT_NAMES: &[(&str, Root)] = &[
 
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// A member name, with where it was found last (a hint: see `Map::get_hinted`).
-    Key(String, Hint),
+    /// A member name (interned at load), with where it was found last (a hint: see
+    /// `Map::get_hinted`).
+    Key(Key, Hint),
     Index(i64),
 }
 
@@ -383,7 +384,7 @@ fn simple_steps(query: &JpQuery) -> Option<Vec<Step>> {
     for seg in &query.segments {
         match seg {
             Segment::Selector(JpSelector::Name(n)) => {
-                steps.push(Step::Key(unquote(n), Hint::default()))
+                steps.push(Step::Key(Key::new(&unquote(n)), Hint::default()))
             }
             Segment::Selector(JpSelector::Index(i)) => steps.push(Step::Index(*i)),
             _ => return None,
@@ -408,7 +409,7 @@ fn unquote(name: &str) -> String {
 fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     for step in steps {
         value = match (step, value) {
-            (Step::Key(k, hint), Value::Object(map)) => map.get_hinted(k, hint)?,
+            (Step::Key(k, hint), Value::Object(map)) => map.get_hinted(*k, hint)?,
             (Step::Index(i), Value::Array(items)) => {
                 let idx = if *i < 0 {
                     items.len().checked_sub(i.unsigned_abs() as usize)?

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use indexmap::IndexMap;
 
 use super::Value;
+use super::name::{Key, Name};
 
 /// Where a name was last found in an object (see [`Map::get_hinted`]); shared by the threads
 /// that run one compiled selector, so only a hint: any value is safe, a wrong one costs a search.
@@ -27,14 +28,14 @@ impl Clone for Hint {
 /// Members kept in a plain vector, found by comparing names.
 const SMALL: usize = 32;
 
-type Large = IndexMap<String, Value, foldhash::fast::RandomState>;
+type Large = IndexMap<Name, Value, foldhash::fast::RandomState>;
 
 #[derive(Clone)]
 pub struct Map(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Small(Vec<(String, Value)>),
+    Small(Vec<(Name, Value)>),
     Large(Box<Large>),
 }
 
@@ -81,21 +82,22 @@ impl Map {
     /// `get`, trying first the member where `hint` says the name was found last time: objects
     /// of one kind (a vendor's documents, canonical lines) keep their members in one order, so
     /// a compiled selector's step mostly finds its name with one comparison.
-    pub fn get_hinted(&self, key: &str, hint: &Hint) -> Option<&Value> {
+    /// The name is a [`Key`]: a known name in the object is compared by address.
+    pub fn get_hinted(&self, key: Key, hint: &Hint) -> Option<&Value> {
         match &self.0 {
             Repr::Small(v) => {
                 let at = hint.0.load(Ordering::Relaxed) as usize;
                 if let Some((k, value)) = v.get(at)
-                    && k == key
+                    && k.is(key)
                 {
                     return Some(value);
                 }
-                let at = v.iter().position(|(k, _)| k == key)?;
+                let at = v.iter().position(|(k, _)| k.is(key))?;
                 // At most SMALL: fits.
                 hint.0.store(at as u32, Ordering::Relaxed);
                 Some(&v[at].1)
             }
-            Repr::Large(m) => m.get(key),
+            Repr::Large(m) => m.get(key.as_str()),
         }
     }
 
@@ -111,7 +113,7 @@ impl Map {
     }
 
     /// Sets `key` to `value`; a key already present keeps its place and yields its old value.
-    pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Name>, value: Value) -> Option<Value> {
         let key = key.into();
         match &mut self.0 {
             Repr::Small(v) => {
@@ -134,7 +136,7 @@ impl Map {
 
     /// Adds `key`, which the caller knows is not in the map, without searching for it (a
     /// decoder that tracks the names it added). Debug builds check that it is new.
-    pub fn insert_new(&mut self, key: impl Into<String>, value: Value) {
+    pub fn insert_new(&mut self, key: impl Into<Name>, value: Value) {
         let key = key.into();
         debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
         match &mut self.0 {
@@ -156,7 +158,7 @@ impl Map {
         }
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Name, &mut Value) -> bool) {
         match &mut self.0 {
             Repr::Small(v) => v.retain_mut(|(k, v)| keep(k, v)),
             Repr::Large(m) => m.retain(|k, v| keep(k, v)),
@@ -183,7 +185,7 @@ impl Map {
         }
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &Name> {
         self.iter().map(|(k, _)| k)
     }
 
@@ -195,12 +197,12 @@ impl Map {
 pub struct Iter<'a>(IterRepr<'a>);
 
 enum IterRepr<'a> {
-    Small(std::slice::Iter<'a, (String, Value)>),
-    Large(indexmap::map::Iter<'a, String, Value>),
+    Small(std::slice::Iter<'a, (Name, Value)>),
+    Large(indexmap::map::Iter<'a, Name, Value>),
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Name, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -222,12 +224,12 @@ impl ExactSizeIterator for Iter<'_> {}
 pub struct IterMut<'a>(IterMutRepr<'a>);
 
 enum IterMutRepr<'a> {
-    Small(std::slice::IterMut<'a, (String, Value)>),
-    Large(indexmap::map::IterMut<'a, String, Value>),
+    Small(std::slice::IterMut<'a, (Name, Value)>),
+    Large(indexmap::map::IterMut<'a, Name, Value>),
 }
 
 impl<'a> Iterator for IterMut<'a> {
-    type Item = (&'a String, &'a mut Value);
+    type Item = (&'a Name, &'a mut Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -240,12 +242,12 @@ impl<'a> Iterator for IterMut<'a> {
 pub struct IntoIter(IntoIterRepr);
 
 enum IntoIterRepr {
-    Small(std::vec::IntoIter<(String, Value)>),
-    Large(indexmap::map::IntoIter<String, Value>),
+    Small(std::vec::IntoIter<(Name, Value)>),
+    Large(indexmap::map::IntoIter<Name, Value>),
 }
 
 impl Iterator for IntoIter {
-    type Item = (String, Value);
+    type Item = (Name, Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -263,7 +265,7 @@ impl Iterator for IntoIter {
 }
 
 impl IntoIterator for Map {
-    type Item = (String, Value);
+    type Item = (Name, Value);
     type IntoIter = IntoIter;
 
     fn into_iter(self) -> IntoIter {
@@ -275,7 +277,7 @@ impl IntoIterator for Map {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Name, &'a Value);
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
@@ -284,7 +286,7 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 impl<'a> IntoIterator for &'a mut Map {
-    type Item = (&'a String, &'a mut Value);
+    type Item = (&'a Name, &'a mut Value);
     type IntoIter = IterMut<'a>;
 
     fn into_iter(self) -> IterMut<'a> {
@@ -292,7 +294,7 @@ impl<'a> IntoIterator for &'a mut Map {
     }
 }
 
-impl<K: Into<String>> Extend<(K, Value)> for Map {
+impl<K: Into<Name>> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, items: I) {
         for (k, v) in items {
             self.insert(k, v);
@@ -300,7 +302,7 @@ impl<K: Into<String>> Extend<(K, Value)> for Map {
     }
 }
 
-impl<K: Into<String>> FromIterator<(K, Value)> for Map {
+impl<K: Into<Name>> FromIterator<(K, Value)> for Map {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(items: I) -> Map {
         let items = items.into_iter();
         let mut map = Map::with_capacity(items.size_hint().0);
@@ -351,12 +353,12 @@ mod tests {
                 let key = format!("k{i}");
                 // Twice: the second finds it where the first left the hint.
                 assert_eq!(
-                    map.get_hinted(&key, &hint),
+                    map.get_hinted(Key::new(&key), &hint),
                     map.get(&key),
                     "{key} of {size}"
                 );
                 assert_eq!(
-                    map.get_hinted(&key, &hint),
+                    map.get_hinted(Key::new(&key), &hint),
                     map.get(&key),
                     "{key} of {size}"
                 );
@@ -365,7 +367,29 @@ mod tests {
         // Any hint is safe, however far out.
         let far = Hint(AtomicU32::new(u32::MAX));
         let map: Map = [("a".to_string(), n(1))].into_iter().collect();
-        assert_eq!(map.get_hinted("a", &far), Some(&n(1)));
+        assert_eq!(map.get_hinted(Key::new("a"), &far), Some(&n(1)));
+    }
+
+    #[test]
+    fn known_and_owned_names_are_found_by_a_key() {
+        let key = Key::new("map-test-known");
+        let hint = Hint::default();
+        // Read as the decoders read names: the known copy; and made by the engine: owned.
+        let read: Map = [(Name::new("x"), n(0)), (Name::new("map-test-known"), n(1))]
+            .into_iter()
+            .collect();
+        let made: Map = [
+            ("x".to_string(), n(0)),
+            ("map-test-known".to_string(), n(1)),
+        ]
+        .into_iter()
+        .collect();
+        for map in [&read, &made] {
+            assert_eq!(map.get_hinted(key, &hint), Some(&n(1)));
+            assert_eq!(map.get_hinted(key, &hint), Some(&n(1)));
+            assert_eq!(map.get_hinted(Key::new("map-test-absent"), &hint), None);
+        }
+        assert_eq!(read, made);
     }
 
     #[test]
@@ -377,7 +401,7 @@ mod tests {
             }
             // Re-inserting keeps the place and returns the old value.
             assert_eq!(m.insert("k0", n(1000)), Some(n(0)));
-            let keys: Vec<&String> = m.keys().collect();
+            let keys: Vec<&Name> = m.keys().collect();
             assert_eq!(keys.len(), count);
             assert_eq!(keys[0], &format!("k{}", count - 1));
             assert_eq!(keys[count - 1], "k0");
@@ -386,7 +410,7 @@ mod tests {
             // Removing keeps the others' order.
             assert_eq!(m.remove(&format!("k{}", count - 1)), Some(n(count - 1)));
             let first = format!("k{}", count - 2);
-            assert_eq!(m.keys().next(), Some(&first));
+            assert_eq!(m.keys().next().map(|k| k.as_str()), Some(first.as_str()));
             assert_eq!(m.len(), count - 1);
         }
     }

@@ -7,13 +7,14 @@
 //! with SipHash). Numbers are [`Number`], their JSON text exactly as written (never an `f64`).
 //! JSON text is read into a value by `codec::json` (jiter) and written by [`write_json`].
 //!
-//! - `map`: the object type;
+//! - `map`: the object type; `name`: its members' names (known names interned);
 //! - `text`: writing JSON text, serde in and out (YAML constants, tests), and conversions from
 //!   and to `serde_json`;
 //! - `schema`: the JSON Schema validator's view of a value (canonical validation);
 //! - `query`: jsonpath-rust's view of a value (selectors richer than names and indexes).
 
 mod map;
+mod name;
 mod number;
 mod query;
 mod schema;
@@ -23,6 +24,7 @@ mod text;
 use std::fmt;
 
 pub use map::{Hint, Map};
+pub use name::{Key, Name, NameHash, Names, intern_all, publish};
 #[cfg(test)]
 pub(crate) use number::every_text;
 pub use number::{NotANumber, Number};

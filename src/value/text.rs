@@ -31,7 +31,7 @@ impl Serialize for Map {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut out = s.serialize_map(Some(self.len()))?;
         for (k, v) in self {
-            out.serialize_entry(k, v)?;
+            out.serialize_entry(k.as_str(), v)?;
         }
         out.end()
     }
@@ -226,9 +226,11 @@ impl From<Value> for serde_json::Value {
             Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(Into::into).collect())
             }
-            Value::Object(map) => {
-                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, v.into())).collect())
-            }
+            Value::Object(map) => serde_json::Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (String::from(k), v.into()))
+                    .collect(),
+            ),
         }
     }
 }
