@@ -91,14 +91,29 @@ pub fn write_text(w: &mut Writer<Vec<u8>>, v: &Value) -> Result<(), CodecError> 
 }
 
 fn check_name(name: &str) -> Result<(), CodecError> {
-    // (`char::is_alphanumeric` answers ASCII without its Unicode tables.)
-    let ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    // Most names are ASCII, decided in one pass over the bytes; a name with any other
+    // character goes through the Unicode classes (which answer ASCII the same way).
+    let ascii = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let decided = match name.as_bytes().split_first() {
+        Some((&first, rest)) if first.is_ascii() => {
+            if first.is_ascii_alphabetic() || first == b'_' {
+                rest.iter()
+                    .find(|&&b| !b.is_ascii() || !ascii(b))
+                    .map_or(Some(true), |&b| (b.is_ascii()).then_some(false))
+            } else {
+                Some(false)
+            }
+        }
+        _ => None,
+    };
+    let ok = decided.unwrap_or_else(|| {
+        name.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    });
     if ok {
         Ok(())
     } else {

@@ -94,6 +94,14 @@ pub enum Pointer<'a> {
         suffix: &'a str,
         index: Option<usize>,
     },
+    /// `{base}` then the path of match `index` of `query` on `value` (the query is run again
+    /// only when the pointer is written: an error's).
+    Match {
+        base: &'a Pointer<'a>,
+        query: &'a Selector,
+        value: &'a Value,
+        index: usize,
+    },
 }
 
 impl Pointer<'_> {
@@ -116,6 +124,17 @@ impl Pointer<'_> {
                 if let Some(i) = index {
                     out.push('/');
                     out.push_str(&i.to_string());
+                }
+            }
+            Pointer::Match {
+                base,
+                query,
+                value,
+                index,
+            } => {
+                base.write(out);
+                if let Some(Some(path)) = query.select_paths(value).get(*index) {
+                    out.push_str(path);
                 }
             }
         }
@@ -593,11 +612,16 @@ impl<'m> Evaluator<'m> {
         s: &Scope<'_>,
         depth: usize,
     ) -> Result<Option<Decimal>, EvalError> {
-        let mut nums = Vec::with_capacity(args.len());
-        for a in args {
+        // Every operand is read before any arithmetic (an absent one makes the result absent,
+        // even after a division by zero); up to four of them on the stack.
+        const ON_STACK: usize = 4;
+        let mut few = [Decimal::ZERO; ON_STACK];
+        let mut many = Vec::new();
+        for (i, a) in args.iter().enumerate() {
             match self.operand(a, s, depth)? {
                 Operand::Absent => return Ok(None),
-                Operand::Number(d) => nums.push(d),
+                Operand::Number(d) if args.len() <= ON_STACK => few[i] = d,
+                Operand::Number(d) => many.push(d),
                 Operand::Other(v) => {
                     return Err(EvalError::new(
                         pointer_of(a, s),
@@ -606,7 +630,12 @@ impl<'m> Evaluator<'m> {
                 }
             }
         }
-        arith(op, &nums)
+        let nums = if args.len() <= ON_STACK {
+            &few[..args.len()]
+        } else {
+            &many[..]
+        };
+        arith(op, nums)
             .map(Some)
             .map_err(|m| EvalError::new(None, m))
     }
@@ -810,28 +839,27 @@ impl<'m> Evaluator<'m> {
         let mut stable = false;
         let (elements, pointers): (Vec<&Value>, Pointers<'_>) = match &op.source {
             Template::Select(sel) => {
-                let base = root_value(sel.root, s);
-                let Some(base) = base else { return Ok(false) };
-                // Nothing to walk: the source is absent or null (for a query, no match or one
-                // null match; its matches counted, not copied).
-                let absent = if sel.is_single() {
-                    sel.select(&base).is_none_or(|v| v.is_null())
-                } else {
-                    no_match(&sel.select_all(&base))
+                let (base, base_ptr) = match root_value(sel.root, s) {
+                    None => return Ok(false),
+                    Some(Cow::Borrowed(b)) => {
+                        stable = root_is_stable(sel.root, s);
+                        (b, root_pointer(sel.root, s))
+                    }
+                    Some(Cow::Owned(o)) => {
+                        owned = o;
+                        (&owned, None)
+                    }
                 };
-                if absent {
+                // Nothing to walk: the source is absent or null (for a query, no match or one
+                // null match; its matches found once, for this test and the walk).
+                if sel.is_single() && sel.select(base).is_none_or(|v| v.is_null()) {
                     return Ok(false);
                 }
-                match base {
-                    Cow::Borrowed(b) => {
-                        stable = root_is_stable(sel.root, s);
-                        element_refs(sel, b, root_pointer(sel.root, s))
-                    }
-                    Cow::Owned(o) => {
-                        owned = o;
-                        element_refs(sel, &owned, None)
-                    }
+                let (elements, pointers) = element_refs(sel, base, base_ptr);
+                if !sel.is_single() && no_match(&elements) {
+                    return Ok(false);
                 }
+                (elements, pointers)
             }
             other => match self.eval_depth(other, s, depth)? {
                 None => return Ok(false),
@@ -1407,8 +1435,12 @@ enum Pointers<'p> {
         suffix: &'p str,
         list: bool,
     },
-    /// A query's matches, each with its own path.
-    Texts(Vec<Option<String>>),
+    /// A query's matches, each with its own path (worked out when one is written).
+    Matches {
+        base: &'p Pointer<'p>,
+        query: &'p Selector,
+        value: &'p Value,
+    },
 }
 
 impl Pointers<'_> {
@@ -1420,12 +1452,17 @@ impl Pointers<'_> {
                 suffix,
                 index: list.then_some(i),
             }),
-            Pointers::Texts(texts) => texts.get(i)?.as_deref().map(Pointer::Text),
+            Pointers::Matches { base, query, value } => Some(Pointer::Match {
+                base,
+                query,
+                value,
+                index: i,
+            }),
         }
     }
 }
 
-fn element_refs<'v, 'p>(
+fn element_refs<'v: 'p, 'p>(
     sel: &'p Selector,
     base: &'v Value,
     base_ptr: Option<&'p Pointer<'p>>,
@@ -1437,15 +1474,11 @@ fn element_refs<'v, 'p>(
             suffix,
             list: matches!(sel.select(base).as_deref(), Some(Value::Array(_))),
         },
-        (PathKind::Query(_), Some(bp), _) => {
-            let bp = bp.text();
-            Pointers::Texts(
-                sel.select_paths(base)
-                    .into_iter()
-                    .map(|p| p.map(|p| format!("{bp}{p}")))
-                    .collect(),
-            )
-        }
+        (PathKind::Query(_), Some(bp), _) => Pointers::Matches {
+            base: bp,
+            query: sel,
+            value: base,
+        },
         _ => Pointers::None,
     };
     (elements, pointers)
