@@ -363,8 +363,7 @@ fn open_frame<'a>(
     opts: &XmlOptions,
     (body, names): (&Body, &Names),
 ) -> Result<Frame<'a>, CodecError> {
-    let local = e.local_name();
-    let name = names.name(local.as_ref());
+    let name = names.name(local_name(e.name().as_ref()));
     let path_len = path.len();
     if !opts.always_list.is_empty() {
         if path_len > 0 {
@@ -377,7 +376,7 @@ fn open_frame<'a>(
     let mut added = 0u64;
     for attr in e.attributes() {
         let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
-        let key = attr.key.local_name().as_ref().to_string();
+        let key = local_name(attr.key.as_ref()).to_string();
         let value = attr
             .normalized_value(quick_xml::XmlVersion::default())
             .map_err(|err| CodecError::decode("XML", err.to_string()))?;
@@ -404,6 +403,15 @@ fn open_frame<'a>(
         added,
         text: Text::Empty,
     })
+}
+
+/// The part of a name after its namespace prefix (`ns:item` -> `item`), as quick-xml's
+/// `local_name` has it, found by a plain scan: names are short, and `str::find` calls memchr.
+fn local_name(qname: &str) -> &str {
+    match qname.bytes().position(|b| b == b':') {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
 }
 
 fn close(
@@ -481,6 +489,14 @@ mod tests {
             v.to_string(),
             r#"{"@id":"7","ab":["1","3","6"],"a1b":["2","5"],"axb":"4","c":""}"#
         );
+    }
+
+    #[test]
+    fn local_names_are_quick_xmls() {
+        for name in ["item", "ns:item", "a:b:c", ":x", "x:", "", "é:ж"] {
+            let theirs = quick_xml::name::QName(name).local_name();
+            assert_eq!(local_name(name), theirs.as_ref() as &str, "{name:?}");
+        }
     }
 
     #[test]
