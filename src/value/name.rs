@@ -361,6 +361,34 @@ mod tests {
     }
 
     #[test]
+    fn a_mappings_names_are_known_and_a_requests_never_are() {
+        let mapping = "vendor: x\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: \"/o/${path.id}\" }\n    result: { name_test_written: $got.body.name_test_selected }\n";
+        crate::engine::compile::compile_file("m.yaml", mapping).expect("compiles");
+        let names = Names::current();
+        assert!(names.name("name_test_selected").is_known());
+        assert!(names.name("name_test_written").is_known());
+        // Bodies only look names up: what they bring is never added.
+        let json = bytes::Bytes::from_static(
+            b"{\"name_test_from_a_request\": {\"name_test_selected\": 1}}",
+        );
+        let v = crate::codec::json::parse(&json).expect("JSON");
+        let xml = bytes::Bytes::from_static(
+            b"<name_test_from_xml><name_test_selected>1</name_test_selected></name_test_from_xml>",
+        );
+        crate::codec::xml::decode(&xml, &Default::default()).expect("XML");
+        let all = all_names();
+        assert!(!all.contains("name_test_from_a_request") && !all.contains("name_test_from_xml"));
+        let inner = v.as_object().and_then(|m| m.iter().next()).expect("member");
+        assert!(!inner.0.is_known());
+        let read = inner
+            .1
+            .as_object()
+            .and_then(|m| m.keys().next())
+            .expect("name");
+        assert!(read.is_known());
+    }
+
+    #[test]
     fn names_hash_apart() {
         let names = [
             "",
