@@ -24,10 +24,7 @@ pub enum Need {
 impl Need {
     /// The need of `key` below this one: `None` when the key is not read.
     pub fn field(&self, key: &str) -> Option<&Need> {
-        match self {
-            Need::All => Some(&Need::All),
-            Need::Fields(keys) => keys.get(key),
-        }
+        self.field_key(key).map(|(_, need)| need)
     }
 
     /// The need of `key` below this one and, when this need lists it, the mapping's

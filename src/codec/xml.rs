@@ -93,20 +93,7 @@ pub fn write_text(w: &mut Writer<Vec<u8>>, v: &Value) -> Result<(), CodecError> 
 fn check_name(name: &str) -> Result<(), CodecError> {
     // Most names are ASCII, decided in one pass over the bytes; a name with any other
     // character goes through the Unicode classes (which answer ASCII the same way).
-    let ascii = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
-    let decided = match name.as_bytes().split_first() {
-        Some((&first, rest)) if first.is_ascii() => {
-            if first.is_ascii_alphabetic() || first == b'_' {
-                rest.iter()
-                    .find(|&&b| !b.is_ascii() || !ascii(b))
-                    .map_or(Some(true), |&b| (b.is_ascii()).then_some(false))
-            } else {
-                Some(false)
-            }
-        }
-        _ => None,
-    };
-    let ok = decided.unwrap_or_else(|| {
+    let ok = ascii_name_ok(name.as_bytes()).unwrap_or_else(|| {
         name.chars()
             .next()
             .is_some_and(|c| c.is_alphabetic() || c == '_')
@@ -122,6 +109,27 @@ fn check_name(name: &str) -> Result<(), CodecError> {
             format!("`{name}` is not a valid element name"),
         ))
     }
+}
+
+/// Whether `name` is a valid element name, when its bytes decide it: `None` once a non-ASCII
+/// byte comes before any invalid one.
+fn ascii_name_ok(name: &[u8]) -> Option<bool> {
+    let (&first, rest) = name.split_first()?;
+    if !first.is_ascii() {
+        return None;
+    }
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return Some(false);
+    }
+    for &b in rest {
+        if !b.is_ascii() {
+            return None;
+        }
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+            return Some(false);
+        }
+    }
+    Some(true)
 }
 
 /// Writes `value` as element `name` at nesting `depth`.

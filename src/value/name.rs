@@ -113,12 +113,6 @@ impl Deref for Name {
     }
 }
 
-impl AsRef<str> for Name {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
 impl Borrow<str> for Name {
     fn borrow(&self) -> &str {
         self.as_str()
@@ -157,18 +151,6 @@ impl Hash for Name {
     }
 }
 
-impl PartialOrd for Name {
-    fn partial_cmp(&self, other: &Name) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Name {
-    fn cmp(&self, other: &Name) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -188,22 +170,10 @@ impl From<&str> for Name {
     }
 }
 
-impl From<&String> for Name {
-    fn from(text: &String) -> Name {
-        Name::new(text)
-    }
-}
-
 impl From<String> for Name {
     /// `text` itself, owned (not looked up: it is already made).
     fn from(text: String) -> Name {
         Name(Repr::Owned(text))
-    }
-}
-
-impl From<Key> for Name {
-    fn from(key: Key) -> Name {
-        Name::known(key)
     }
 }
 
