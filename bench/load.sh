@@ -23,7 +23,8 @@
 # binary already built), RESULTS (where the raw figures go, tab-separated; default
 # target/load-results.tsv), PERF (a file: also samples ordergate's CPU with perf during one
 # more dokos run and prints the top symbols), ORDERGATE_BIN (a binary to measure instead of
-# building one).
+# building one), COMPARE_BIN (a second ordergate binary, `gw-b`, measured in the same rounds as
+# the first, on the same config: an A/B of two builds, e.g. bench/pgo.sh's).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -74,6 +75,9 @@ if [[ $BUILD == 1 && -z ${ORDERGATE_BIN:-} ]]; then
     (cd "$ROOT" && timeout 3600 cargo build --release --quiet --bin ordergate)
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+COMPARE_BIN=${COMPARE_BIN:-}
+[[ -z $COMPARE_BIN || -x $COMPARE_BIN ]] || die "no binary at $COMPARE_BIN"
+TARGETS="gw${COMPARE_BIN:+ gw-b} proxy bare direct"
 BARE=$TARGET_DIR/release/examples/bare_proxy
 if [[ $BUILD == 1 ]]; then
     (cd "$ROOT" && timeout 3600 cargo build --release --quiet --example bare_proxy)
@@ -209,6 +213,15 @@ start "$TMP/ordergate.log" env ORDERGATE_LOG=$GW_LOG "$BIN" serve --config "$TMP
     --listen "127.0.0.1:$GW_PORT" --admin "127.0.0.1:$ADMIN_PORT"
 GW=$LAST_PID
 wait_port "$GW_PORT"
+GWB=""
+if [[ -n $COMPARE_BIN ]]; then
+    GWB_PORT=$(free_port)
+    write_gateway_conf "$TMP/gwb" "$UP_PORT"
+    start "$TMP/ordergate-b.log" env ORDERGATE_LOG=$GW_LOG "$COMPARE_BIN" serve \
+        --config "$TMP/gwb/ordergate.yaml" --listen "127.0.0.1:$GWB_PORT" --admin "127.0.0.1:$(free_port)"
+    GWB=$LAST_PID
+    wait_port "$GWB_PORT"
+fi
 BARE_PORT=$(free_port)
 start "$TMP/bare.log" "$BARE" "127.0.0.1:$BARE_PORT" "http://127.0.0.1:$UP_PORT"
 BARE_PID=$LAST_PID
@@ -220,18 +233,19 @@ BARE_IDLE_RSS=$(rss_kb "$BARE_PID")
 UP_IDLE_RSS=$(rss_kb "$UP")
 
 gw_url() { echo "http://127.0.0.1:$GW_PORT/v1/connections/$1/orders"; }
+gw-b_url() { echo "http://127.0.0.1:$GWB_PORT/v1/connections/$1/orders"; }
 proxy_url() { echo "http://127.0.0.1:$PROXY_PORT${VPATH[$1]}"; }
 bare_url() { echo "http://127.0.0.1:$BARE_PORT${VPATH[$1]}"; }
 direct_url() { echo "http://127.0.0.1:$UP_PORT${VPATH[$1]}"; }
 
 # ---- one request each, checked ---------------------------------------------------------------
 for v in $VENDORS; do
-    for t in gw proxy bare direct; do
+    for t in $TARGETS; do
         url=$("${t}_url" "$v")
         code=$(curl -s -o "$TMP/check.out" -w '%{http_code}' --max-time 10 \
             -H 'content-type: application/json' --data-binary "@$BENCH/orders/$v.json" "$url") || code=000
         want=2
-        if [[ $t == gw && $code != 201 ]] || [[ $code != $want* ]]; then
+        if [[ $t == gw* && $code != 201 ]] || [[ $code != $want* ]]; then
             say "$t $v: HTTP $code"
             head -c 2000 "$TMP/check.out" >&2 || true
             say ""
@@ -257,7 +271,7 @@ printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_
 run() {
     local phase=$1 round=$2 target=$3 v=$4 conns=$5 secs=$6 url session up0 up1 s0 s1 rss out res
     url=$("${target}_url" "$v")
-    case $target in gw) session=$GW ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; direct) session=$UP ;; esac
+    case $target in gw) session=$GW ;; gw-b) session=$GWB ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; direct) session=$UP ;; esac
     s0=$(cpu_ticks "$session")
     up0=$(cpu_ticks "$UP")
     ORDER_FILE=$BENCH/orders/$v.json timeout $((secs + 30)) taskset -c "$LOAD_CPU" \
@@ -282,29 +296,27 @@ run() {
 
 say "warm-up"
 for v in $VENDORS; do
-    run warmup 0 gw "$v" "$CONNS" 1
-    run warmup 0 proxy "$v" "$CONNS" 1
-    run warmup 0 bare "$v" "$CONNS" 1
+    for t in $TARGETS; do
+        [[ $t == direct ]] || run warmup 0 "$t" "$v" "$CONNS" 1
+    done
 done
 
 say "throughput: $ROUNDS rounds x ${DURATION}s, $CONNS connections (wrk on cpu $LOAD_CPU, servers on cpu $SERVER_CPU)"
 for ((r = 1; r <= ROUNDS; r++)); do
     say "round $r"
     for v in $VENDORS; do
-        run load "$r" gw "$v" "$CONNS" "$DURATION"
-        run load "$r" proxy "$v" "$CONNS" "$DURATION"
-        run load "$r" bare "$v" "$CONNS" "$DURATION"
-        run load "$r" direct "$v" "$CONNS" "$DURATION"
+        for t in $TARGETS; do
+            run load "$r" "$t" "$v" "$CONNS" "$DURATION"
+        done
     done
 done
 
 say "latency at one connection: ${LAT_DURATION}s each"
 for ((r = 1; r <= ROUNDS; r++)); do
     for v in $VENDORS; do
-        run latency "$r" gw "$v" 1 "$LAT_DURATION"
-        run latency "$r" proxy "$v" 1 "$LAT_DURATION"
-        run latency "$r" bare "$v" 1 "$LAT_DURATION"
-        run latency "$r" direct "$v" 1 "$LAT_DURATION"
+        for t in $TARGETS; do
+            run latency "$r" "$t" "$v" 1 "$LAT_DURATION"
+        done
     done
 done
 
@@ -404,30 +416,39 @@ print()
 print("Throughput, $CONNS connections, $ROUNDS rounds x ${DURATION}s (median req/s and latency; CPU = all rounds' CPU / all requests)")
 print(f"{'target':8} {'vendor':10} {'req/s':>8} {'p50 us':>7} {'p99 us':>7} {'CPU us/req':>10} {'per round':>22} {'upstream us/req':>15} {'RSS MB':>7} {'bad':>4}")
 for v in vendors:
-    for t in ("gw", "proxy", "bare", "direct"):
+    for t in ("gw", "gw-b", "proxy", "bare", "direct"):
         a = agg("load", t, v)
         if a:
             per = " ".join(f"{c:.1f}" for c in a["cpus"])
             print(f"{t:8} {v:10} {a['rps']:8.0f} {a['p50']:7.0f} {a['p99']:7.0f} {a['cpu']:10.1f} {per:>22} {a['up']:15.1f} {a['rss']/1024:7.1f} {a['bad']:4d}")
 print()
 print("Ratios, ordergate / nginx plain proxy (same run); bare = the bare hyper proxy / nginx")
-print(f"{'vendor':10} {'CPU/req':>8} {'per round':>22} {'req/s':>7} {'target':>7} {'bare CPU':>9} {'gw - bare us':>13}")
+print(f"{'gateway':8} {'vendor':10} {'CPU/req':>8} {'per round':>22} {'req/s':>7} {'target':>7} {'bare CPU':>9} {'gw - bare us':>13}")
 for v in vendors:
-    g, p, b = agg("load", "gw", v), agg("load", "proxy", v), agg("load", "bare", v)
-    if not (g and p): continue
-    gr = [r for r in rows if r["phase"] == "load" and r["target"] == "gw" and r["vendor"] == v]
-    pr = [r for r in rows if r["phase"] == "load" and r["target"] == "proxy" and r["vendor"] == v]
-    per = " ".join(f"{cpu(a) / cpu(b):.2f}" for a, b in zip(gr, pr))
-    goal = 1.75 if v == "dokos" else 2.0
-    bare = f"{b['cpu'] / p['cpu']:9.2f} {g['cpu'] - b['cpu']:13.1f}" if b else ""
-    print(f"{v:10} {g['cpu'] / p['cpu']:8.2f} {per:>22} {g['rps'] / p['rps']:7.2f} {'<= ' + str(goal):>7} {bare}")
+    for gw in ("gw", "gw-b"):
+        g, p, b = agg("load", gw, v), agg("load", "proxy", v), agg("load", "bare", v)
+        if not (g and p): continue
+        gr = [r for r in rows if r["phase"] == "load" and r["target"] == gw and r["vendor"] == v]
+        pr = [r for r in rows if r["phase"] == "load" and r["target"] == "proxy" and r["vendor"] == v]
+        per = " ".join(f"{cpu(a) / cpu(b):.2f}" for a, b in zip(gr, pr))
+        goal = 1.75 if v == "dokos" else 2.0
+        bare = f"{b['cpu'] / p['cpu']:9.2f} {g['cpu'] - b['cpu']:13.1f}" if b else ""
+        print(f"{gw:8} {v:10} {g['cpu'] / p['cpu']:8.2f} {per:>22} {g['rps'] / p['rps']:7.2f} {'<= ' + str(goal):>7} {bare}")
+if "$COMPARE_BIN":
+    print()
+    print("gw-b ($COMPARE_BIN) / gw ($BIN), CPU per request, same rounds")
+    for v in vendors:
+        a, b = agg("load", "gw", v), agg("load", "gw-b", v)
+        if a and b:
+            print(f"  {v:10} {b['cpu'] / a['cpu']:.3f}")
 print()
 print("Latency at one connection (median of rounds' p50, us); added = over direct-to-upstream")
-print(f"{'vendor':10} {'direct':>7} {'proxy':>7} {'bare':>7} {'gw':>7} {'proxy added':>12} {'bare added':>11} {'gw added':>9}")
+print(f"{'vendor':10} {'direct':>7} {'proxy':>7} {'bare':>7} {'gw':>7} {'proxy added':>12} {'bare added':>11} {'gw added':>9} {'gw-b added':>10}")
 for v in vendors:
-    d, p, b, g = (agg("latency", t, v) for t in ("direct", "proxy", "bare", "gw"))
+    d, p, b, g, gb = (agg("latency", t, v) for t in ("direct", "proxy", "bare", "gw", "gw-b"))
     if d and p and b and g:
-        print(f"{v:10} {d['p50']:7.0f} {p['p50']:7.0f} {b['p50']:7.0f} {g['p50']:7.0f} {p['p50'] - d['p50']:12.0f} {b['p50'] - d['p50']:11.0f} {g['p50'] - d['p50']:9.0f}")
+        extra = f" {gb['p50'] - d['p50']:10.0f}" if gb else ""
+        print(f"{v:10} {d['p50']:7.0f} {p['p50']:7.0f} {b['p50']:7.0f} {g['p50']:7.0f} {p['p50'] - d['p50']:12.0f} {b['p50'] - d['p50']:11.0f} {g['p50'] - d['p50']:9.0f}{extra}")
 print()
 print("Memory (RSS, MB; nginx = master + worker)")
 print(f"  ordergate idle at start {int('$GW_IDLE_RSS')/1024:.1f}, idle after the runs {int('$GW_IDLE_AFTER')/1024:.1f}, "

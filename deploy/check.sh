@@ -129,6 +129,12 @@ def ignored(rel):
             verdict = not neg
     return verdict
 needed = {"Cargo.toml", "Cargo.lock", "src/main.rs", "src/lib.rs"}
+# A profile-guided build trains on the load rig: its scripts, orders and recorded answers.
+if "bench/pgo.sh" in text:
+    needed |= {"bench/pgo.sh", "bench/rig.sh"}
+    for sub in ("orders", "upstream"):
+        for f in os.listdir(os.path.join(root, "bench", sub)):
+            needed.add(f"bench/{sub}/{f}")
 for d, _, files in os.walk(os.path.join(root, "src")):
     for f in files:
         if not f.endswith(".rs"):
@@ -146,6 +152,12 @@ print("\n".join(problems))
 EOF
 )
 if [ -z "$out" ]; then pass "Dockerfile and .dockerignore"; else fail "Dockerfile and .dockerignore" "$out"; fi
+# The image's profile-guided build runs these scripts: they must at least parse.
+if out=$(bash -n "$ROOT/bench/pgo.sh" 2>&1 && bash -n "$ROOT/bench/rig.sh" 2>&1); then
+  pass "bench/pgo.sh and bench/rig.sh parse"
+else
+  fail "bench/pgo.sh and bench/rig.sh parse" "$out"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # The gateway binary (for `ordergate check` and the /metrics comparison)

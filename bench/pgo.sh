@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A profile-guided (PGO) release build of ordergate: the same source and release profile, laid
+# out by the compiler from counts of a training run. See BENCHMARKS.md, step 13.
+#
+#   bench/pgo.sh                 # -> target/pgo/release/ordergate
+#   ORDERGATE_BIN=target/pgo/release/ordergate COMPARE_BIN=target/release/ordergate BUILD=0 \
+#       bench/load.sh            # it against the plain release build, same rounds
+#
+# 1. builds an instrumented binary (-Cprofile-generate) in target/pgo-gen;
+# 2. trains it: `ordergate test mappings/` (every seed mapping's golden fixtures: every
+#    operation rendered, every recorded answer and error read), then the gateway serving
+#    canonical creates for a JSON (Dokos), an XML (Mr.Doc XML) and a form (Valomnia) vendor on
+#    an nginx stand-in ERP (bench/rig.sh), TRAIN_SECS (5) seconds each with wrk, and a stop by
+#    SIGTERM (the counts are written when the process exits);
+# 3. merges the counts with the toolchain's llvm-profdata (rustup component llvm-tools,
+#    installed when missing);
+# 4. builds target/pgo/release/ordergate with -Cprofile-use (the counts are kept in
+#    target/pgo/ordergate.profdata) and checks it passes the golden fixtures.
+# Instrumented counts go stale as the code changes: the script trains again at every build.
+# Environment: TRAIN_SECS (5), CARGO_TARGET_DIR (target).
+set -euo pipefail
+TRAIN_SECS=${TRAIN_SECS:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+die() {
+    echo "pgo.sh: $*" >&2
+    exit 1
+}
+say() { printf '%s\n' "$*" >&2; }
+[[ $TRAIN_SECS =~ ^[0-9]+$ && $TRAIN_SECS -gt 0 ]] || die "TRAIN_SECS must be a positive integer"
+for t in wrk python3 rustup rustc; do
+    command -v "$t" >/dev/null || die "$t is missing (apt-get install wrk)"
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $NGINX ]] || die "nginx is missing (apt-get install nginx-light)"
+
+SYSROOT=$(rustc --print sysroot)
+HOST=$(rustc -vV | awk '/^host:/ {print $2}')
+PROFDATA=$SYSROOT/lib/rustlib/$HOST/bin/llvm-profdata
+if [[ ! -x $PROFDATA ]]; then
+    say "installing the llvm-tools component (llvm-profdata)"
+    rustup component add llvm-tools >&2
+fi
+[[ -x $PROFDATA ]] || die "no llvm-profdata at $PROFDATA"
+
+TMP=$(mktemp -d /tmp/ordergate-pgo.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# ---- 1. the instrumented binary --------------------------------------------------------------
+# With --target, RUSTFLAGS reach the binary only, not the build scripts and proc macros (which
+# would write counts of their own while the build runs).
+GEN_DIR=$TARGET_DIR/pgo-gen
+COUNTS=$GEN_DIR/counts
+say "building the instrumented binary in $GEN_DIR"
+(cd "$ROOT" && RUSTFLAGS="-Cprofile-generate=$COUNTS" \
+    cargo build --release --locked --quiet --bin ordergate --target "$HOST" --target-dir "$GEN_DIR")
+GEN_BIN=$GEN_DIR/$HOST/release/ordergate
+rm -rf "$COUNTS"
+
+# ---- 2. training -----------------------------------------------------------------------------
+say "training: the golden fixtures"
+(cd "$ROOT" && "$GEN_BIN" test mappings/ >"$TMP/fixtures.out") || {
+    cat "$TMP/fixtures.out" >&2
+    die "the golden fixtures failed"
+}
+tail -1 "$TMP/fixtures.out" >&2
+
+# shellcheck source=bench/rig.sh
+source "$BENCH/rig.sh"
+UP=$(free_port)
+GW=$(free_port)
+write_upstream_conf "$TMP/up" "$UP"
+write_gateway_conf "$TMP/gw" "$UP"
+"$NGINX" -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+wait_port "$UP"
+ORDERGATE_LOG=info "$GEN_BIN" serve --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" \
+    >"$TMP/gw.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_port "$GW"
+write_post_lua "$TMP/post.lua"
+for v in dokos mrdoc-xml valomnia; do
+    ORDER_FILE=$BENCH/orders/$v.json wrk -t1 -c8 -d"${TRAIN_SECS}s" -s "$TMP/post.lua" \
+        "http://127.0.0.1:$GW/v1/connections/$v/orders" >"$TMP/wrk.out"
+    read -r requests non2xx errors <<<"$(awk '/^RESULT/ {print $2, $6, $7}' "$TMP/wrk.out")"
+    if [[ ${non2xx:-1} != 0 || ${errors:-1} != 0 || ${requests:-0} == 0 ]]; then
+        cat "$TMP/wrk.out" >&2
+        tail -20 "$TMP/gw.log" >&2
+        die "the $v creates failed"
+    fi
+    say "training: $requests $v creates"
+done
+kill -TERM "$GW_PID"
+wait "$GW_PID" || die "the instrumented gateway did not stop cleanly"
+
+# ---- 3. the counts merged --------------------------------------------------------------------
+compgen -G "$COUNTS/*.profraw" >/dev/null || die "the training wrote no counts in $COUNTS"
+"$PROFDATA" merge -o "$TMP/merged.profdata" "$COUNTS"
+mkdir -p "$TARGET_DIR/pgo"
+cp "$TMP/merged.profdata" "$TARGET_DIR/pgo/ordergate.profdata"
+
+# ---- 4. the optimized binary -----------------------------------------------------------------
+say "building target/pgo/release/ordergate with the counts"
+(cd "$ROOT" && RUSTFLAGS="-Cprofile-use=$TARGET_DIR/pgo/ordergate.profdata" \
+    cargo build --release --locked --quiet --bin ordergate --target "$HOST" --target-dir "$TARGET_DIR/pgo")
+mkdir -p "$TARGET_DIR/pgo/release"
+cp "$TARGET_DIR/pgo/$HOST/release/ordergate" "$TARGET_DIR/pgo/release/ordergate"
+# The optimized binary passes the golden fixtures as the plain one does.
+(cd "$ROOT" && "$TARGET_DIR/pgo/release/ordergate" test mappings/ >"$TMP/fixtures.out") || {
+    cat "$TMP/fixtures.out" >&2
+    die "the optimized binary fails the golden fixtures"
+}
+say "built $TARGET_DIR/pgo/release/ordergate ($(tail -1 "$TMP/fixtures.out"))"
