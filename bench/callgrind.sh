@@ -39,18 +39,9 @@ source "$BENCH/rig.sh"
 for t in valgrind callgrind_annotate callgrind_control wrk python3; do
     command -v "$t" >/dev/null || die "$t is missing (apt-get install valgrind wrk)"
 done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $NGINX ]] || die "nginx is missing (apt-get install nginx-light)"
+find_nginx
 [[ -x $BIN ]] || die "no binary at $BIN"
-
-TMP=$(mktemp -d /tmp/ordergate-cg.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+scratch cg
 
 UP=$(free_port)
 GW=$(free_port)
@@ -77,11 +68,7 @@ ORDER_FILE=$BENCH/orders/$VENDOR.json wrk -t1 -c4 -d3s -s "$TMP/post.lua" "$url"
 callgrind_control -z "$VG" >/dev/null 2>&1
 ORDER_FILE=$BENCH/orders/$VENDOR.json wrk -t1 -c4 -d"${SECS}s" -s "$TMP/post.lua" "$url" >"$TMP/wrk.out"
 callgrind_control -d "$VG" >/dev/null 2>&1
-read -r requests non2xx errors <<<"$(awk '/^RESULT/ {print $2, $6, $7}' "$TMP/wrk.out")"
-if [[ ${non2xx:-1} != 0 || ${errors:-1} != 0 || ${requests:-0} == 0 ]]; then
-    cat "$TMP/wrk.out" "$TMP/gw.log" >&2
-    die "the requests failed"
-fi
+requests=$(wrk_requests "$TMP/wrk.out" "$TMP/gw.log")
 # The dump after the counted run is the first numbered part.
 PROFILE=$OUT.1
 [[ -f $PROFILE ]] || die "no dump at $PROFILE"

@@ -32,8 +32,9 @@ say() { printf '%s\n' "$*" >&2; }
 for t in wrk python3 rustup rustc; do
     command -v "$t" >/dev/null || die "$t is missing (apt-get install wrk)"
 done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $NGINX ]] || die "nginx is missing (apt-get install nginx-light)"
+# shellcheck source=bench/rig.sh
+source "$BENCH/rig.sh"
+find_nginx
 
 SYSROOT=$(rustc --print sysroot)
 HOST=$(rustc -vV | awk '/^host:/ {print $2}')
@@ -44,14 +45,7 @@ if [[ ! -x $PROFDATA ]]; then
 fi
 [[ -x $PROFDATA ]] || die "no llvm-profdata at $PROFDATA"
 
-TMP=$(mktemp -d /tmp/ordergate-pgo.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+scratch pgo
 
 # ---- 1. the instrumented binary --------------------------------------------------------------
 # With --target, RUSTFLAGS reach the binary only, not the build scripts and proc macros (which
@@ -72,8 +66,6 @@ say "training: the golden fixtures"
 }
 tail -1 "$TMP/fixtures.out" >&2
 
-# shellcheck source=bench/rig.sh
-source "$BENCH/rig.sh"
 UP=$(free_port)
 GW=$(free_port)
 write_upstream_conf "$TMP/up" "$UP"
@@ -90,12 +82,7 @@ write_post_lua "$TMP/post.lua"
 for v in dokos mrdoc-xml valomnia; do
     ORDER_FILE=$BENCH/orders/$v.json wrk -t1 -c8 -d"${TRAIN_SECS}s" -s "$TMP/post.lua" \
         "http://127.0.0.1:$GW/v1/connections/$v/orders" >"$TMP/wrk.out"
-    read -r requests non2xx errors <<<"$(awk '/^RESULT/ {print $2, $6, $7}' "$TMP/wrk.out")"
-    if [[ ${non2xx:-1} != 0 || ${errors:-1} != 0 || ${requests:-0} == 0 ]]; then
-        cat "$TMP/wrk.out" >&2
-        tail -20 "$TMP/gw.log" >&2
-        die "the $v creates failed"
-    fi
+    requests=$(wrk_requests "$TMP/wrk.out" "$TMP/gw.log")
     say "training: $requests $v creates"
 done
 kill -TERM "$GW_PID"

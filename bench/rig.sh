@@ -1,8 +1,40 @@
-# Pieces bench/load.sh and bench/callgrind.sh share (sourced; the caller defines `die` and
+# Pieces bench/load.sh, bench/callgrind.sh and bench/pgo.sh share (sourced; the caller defines `die` and
 # sets BENCH, the bench folder, and ROOT, the repository).
 
 # vendor -> its create path at the ERP (for the proxy, the bare proxy and direct runs)
 declare -A VPATH=([dokos]="/api/resource/Sales%20Order" [mrdoc-xml]="/api/1/DocSaleOrder.xml" [valomnia]="/api/v2.1/orders")
+
+# NGINX: the nginx binary (Debian's is in /usr/sbin), or the caller dies.
+find_nginx() {
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    [[ -x $NGINX ]] || die "nginx is missing (apt-get install nginx-light)"
+}
+
+# TMP: a scratch folder, removed at exit after every process in PIDS is stopped.
+scratch() { # name
+    TMP=$(mktemp -d "/tmp/ordergate-$1.XXXXXX")
+    PIDS=()
+    trap scratch_cleanup EXIT
+}
+scratch_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+
+# The requests of a wrk run (its RESULT line, write_post_lua's); the caller dies, showing the
+# output and the server's log, unless every request got a 2xx.
+wrk_requests() { # wrk output file, server log
+    local requests non2xx errors
+    read -r requests non2xx errors <<<"$(awk '/^RESULT/ {print $2, $6, $7}' "$1")"
+    if [[ ${non2xx:-1} != 0 || ${errors:-1} != 0 || ${requests:-0} == 0 ]]; then
+        cat "$1" >&2
+        tail -20 "$2" >&2
+        die "the requests failed"
+    fi
+    echo "$requests"
+}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
