@@ -43,13 +43,8 @@ find_nginx
 [[ -x $BIN ]] || die "no binary at $BIN"
 scratch cg
 
-UP=$(free_port)
+start_upstream
 GW=$(free_port)
-write_upstream_conf "$TMP/up" "$UP"
-write_gateway_conf "$TMP/gw" "$UP"
-"$NGINX" -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-wait_port "$UP"
 if [[ $TARGET == gateway ]]; then
     url=http://127.0.0.1:$GW/v1/connections/$VENDOR/orders
     ORDERGATE_LOG=info valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no \

@@ -66,13 +66,8 @@ say "training: the golden fixtures"
 }
 tail -1 "$TMP/fixtures.out" >&2
 
-UP=$(free_port)
+start_upstream
 GW=$(free_port)
-write_upstream_conf "$TMP/up" "$UP"
-write_gateway_conf "$TMP/gw" "$UP"
-"$NGINX" -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-wait_port "$UP"
 ORDERGATE_LOG=info "$GEN_BIN" serve --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" \
     >"$TMP/gw.log" 2>&1 &
 GW_PID=$!

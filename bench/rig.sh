@@ -36,6 +36,16 @@ wrk_requests() { # wrk output file, server log
     echo "$requests"
 }
 
+# The stand-in ERP started on a free port UP, and the gateway's config for it in TMP/gw.
+start_upstream() {
+    UP=$(free_port)
+    write_upstream_conf "$TMP/up" "$UP"
+    write_gateway_conf "$TMP/gw" "$UP"
+    "$NGINX" -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' &
+    PIDS+=($!)
+    wait_port "$UP"
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
