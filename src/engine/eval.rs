@@ -851,15 +851,11 @@ impl<'m> Evaluator<'m> {
                     }
                 };
                 // Nothing to walk: the source is absent or null (for a query, no match or one
-                // null match; its matches found once, for this test and the walk).
-                if sel.is_single() && sel.select(base).is_none_or(|v| v.is_null()) {
+                // null match).
+                let Some(walked) = element_refs(sel, base, base_ptr) else {
                     return Ok(false);
-                }
-                let (elements, pointers) = element_refs(sel, base, base_ptr);
-                if !sel.is_single() && no_match(&elements) {
-                    return Ok(false);
-                }
-                (elements, pointers)
+                };
+                walked
             }
             other => match self.eval_depth(other, s, depth)? {
                 None => return Ok(false),
@@ -1462,17 +1458,19 @@ impl Pointers<'_> {
     }
 }
 
+/// The elements `each` walks over `base`, with their pointers; `None` when there is nothing to
+/// walk ([`Selector::elements`]).
 fn element_refs<'v: 'p, 'p>(
     sel: &'p Selector,
     base: &'v Value,
     base_ptr: Option<&'p Pointer<'p>>,
-) -> (Vec<&'v Value>, Pointers<'p>) {
-    let elements = sel.select_all(base);
+) -> Option<(Vec<&'v Value>, Pointers<'p>)> {
+    let (elements, list) = sel.elements(base)?;
     let pointers = match (&sel.path, base_ptr, sel.pointer_suffix()) {
         (PathKind::Simple(_), Some(base_ptr), Some(suffix)) => Pointers::Below {
             base: base_ptr,
             suffix,
-            list: matches!(sel.select(base).as_deref(), Some(Value::Array(_))),
+            list,
         },
         (PathKind::Query(_), Some(bp), _) => Pointers::Matches {
             base: bp,
@@ -1481,7 +1479,7 @@ fn element_refs<'v: 'p, 'p>(
         },
         _ => Pointers::None,
     };
-    (elements, pointers)
+    Some((elements, pointers))
 }
 
 /// Where a template's value came from in the canonical input, when it is a plain selector.

@@ -204,6 +204,23 @@ impl Selector {
         }
     }
 
+    /// What `each` walks: an array's elements, a single value, or the query's matches, and
+    /// whether they are one array's elements; `None` when there is nothing to walk (the value
+    /// absent or null; for a query, no match or one null match). The path is walked once.
+    pub fn elements<'v>(&self, value: &'v Value) -> Option<(Vec<&'v Value>, bool)> {
+        match &self.path {
+            PathKind::Simple(steps) => match walk(value, steps)? {
+                Value::Null => None,
+                Value::Array(items) => Some((items.iter().collect(), true)),
+                other => Some((vec![other], false)),
+            },
+            PathKind::Query(q) => {
+                let found = q.matches(value);
+                (!matches!(found[..], [] | [Value::Null])).then_some((found, false))
+            }
+        }
+    }
+
     /// Selects every match, for iteration: an array's elements, or the query's matches.
     pub fn select_all<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
         match &self.path {
