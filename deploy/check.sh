@@ -129,6 +129,9 @@ def ignored(rel):
             verdict = not neg
     return verdict
 needed = {"Cargo.toml", "Cargo.lock", "src/main.rs", "src/lib.rs"}
+# Cargo runs a build script at the root when there is one (the link settings).
+if os.path.exists(os.path.join(root, "build.rs")):
+    needed.add("build.rs")
 # A profile-guided build trains on the load rig: its scripts, orders and recorded answers.
 if "bench/pgo.sh" in text:
     needed |= {"bench/pgo.sh", "bench/rig.sh"}

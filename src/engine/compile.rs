@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use crate::value::Value;
+use crate::value::{Str, Value};
 use regex_automata::meta::{Config as RegexConfig, Regex};
 
 use super::convert::TimePattern;
@@ -352,7 +352,7 @@ fn compile_value_map(node: &Node) -> R<BothWays> {
     let mut forward = Entries::default();
     let mut reverse = Entries::default();
     for (k, v) in entries {
-        let vendor = v.to_json();
+        let vendor = v.to_json().constant();
         let vendor_values: Vec<Value> = match &vendor {
             // A list gives several vendor values for one canonical value; the first is written.
             Value::Array(items) if !items.is_empty() => items.clone(),
@@ -366,7 +366,7 @@ fn compile_value_map(node: &Node) -> R<BothWays> {
             let key = super::convert::scalar_text(&vv).unwrap_or_default();
             reverse
                 .entry(key)
-                .or_insert_with(|| Value::from(k.name.clone()));
+                .or_insert_with(|| Value::from(Str::constant(&k.name)));
         }
     }
     Ok((forward, reverse))
@@ -483,13 +483,13 @@ impl Ctx<'_> {
                 if s.contains("${") {
                     let parts = self.interp_parts(node, s)?;
                     if let [InterpPart::Literal(l)] = parts.as_slice() {
-                        return Ok(Template::Const(Value::from(l.clone())));
+                        return Ok(Template::Const(Value::from(Str::constant(l))));
                     }
                     Ok(Template::Interp(parts))
                 } else if s.starts_with('$') {
                     Ok(Template::Select(self.selector(node, s)?))
                 } else {
-                    Ok(Template::Const(Value::from(s.clone())))
+                    Ok(Template::Const(Value::from(Str::constant(s))))
                 }
             }
             NodeKind::Seq(items) => Ok(Template::Array(
@@ -577,7 +577,7 @@ impl Ctx<'_> {
                     }
                 }
             }
-            _ => Ok(Template::Const(node.to_json())),
+            _ => Ok(Template::Const(node.to_json().constant())),
         }
     }
 
@@ -616,7 +616,7 @@ impl Ctx<'_> {
         check_keys(node, allowed)?;
         let scale = node.get("scale").map(scale_of).transpose()?;
         Ok(match head.name.as_str() {
-            "const" => Template::Const(arg.to_json()),
+            "const" => Template::Const(arg.to_json().constant()),
             "object" => match &arg.kind {
                 NodeKind::Map(entries) => self.object(entries)?,
                 _ => {

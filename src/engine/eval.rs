@@ -984,6 +984,24 @@ impl<'m> Evaluator<'m> {
         out: &mut Vec<u8>,
         depth: usize,
     ) -> Result<bool, EvalError> {
+        // Most members are a selected value or a constant: written where they lie, without
+        // going through `eval` (what it gives for them, written).
+        match t {
+            Template::Select(sel) => {
+                return Ok(match select(sel, s) {
+                    Some(v) if !v.is_null() => {
+                        value::write_json(out, &v);
+                        true
+                    }
+                    _ => false,
+                });
+            }
+            Template::Const(v) => {
+                value::write_json(out, v);
+                return Ok(true);
+            }
+            _ => {}
+        }
         if let Some(written) = self.through(t, s, depth, &mut |t, s, d| {
             self.write_json_depth(t, s, out, d)
         }) {
@@ -1268,7 +1286,12 @@ impl<'m> Evaluator<'m> {
                 Some(x) => {
                     let mut found = false;
                     for o in options {
-                        if let Some(y) = ev(o)? {
+                        // A constant list (`[true, "true"]`) is read where it lies.
+                        let y = match o {
+                            Template::Const(c) => Some(Cow::Borrowed(c)),
+                            other => ev(other)?,
+                        };
+                        if let Some(y) = y {
                             match y.as_ref() {
                                 Value::Array(items) => {
                                     found |= items.iter().any(|i| values_equal(&x, i))

@@ -161,11 +161,25 @@ impl Value {
     /// value kept past its request (a cached login token), not the request's own values.
     pub fn detach(&mut self) {
         match self {
-            Value::String(s) => {
-                s.to_mut();
-            }
+            Value::String(s) => s.detach(),
             Value::Array(items) => items.iter_mut().for_each(Value::detach),
             Value::Object(map) => map.iter_mut().for_each(|(_, v)| v.detach()),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// This value with its texts made the process's one copy of each ([`Str::constant`]): a
+    /// mapping's constants, at load, so that a request copies them without allocating.
+    pub fn constant(mut self) -> Value {
+        self.make_constant();
+        self
+    }
+
+    fn make_constant(&mut self) {
+        match self {
+            Value::String(s) => *s = Str::constant(s),
+            Value::Array(items) => items.iter_mut().for_each(Value::make_constant),
+            Value::Object(map) => map.iter_mut().for_each(|(_, v)| v.make_constant()),
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }

@@ -5,7 +5,9 @@
 //! ([`Str::in_body`]: the body's reference count and a range, no allocation, no copy), so a
 //! request's strings borrow from its body for as long as the request lives, without a lifetime
 //! on every value of the engine. A string the engine computes (an interpolation, a conversion,
-//! an unescaped text) owns its `String`. Either is 24 bytes, as a `String` is.
+//! an unescaped text) owns its `String`. A mapping's constant text (`then: paid`, a value map's
+//! `Draft`) is the one copy kept for the process ([`Str::constant`]): copying it into a request's
+//! value copies a pointer, no allocation. Each is 24 bytes, as a `String` is.
 
 use std::fmt;
 use std::ops::Deref;
@@ -30,7 +32,13 @@ pub struct Str(Repr);
 #[derive(Clone)]
 enum Repr {
     Owned(String),
-    Shared { body: Body, start: u32, len: u32 },
+    Shared {
+        body: Body,
+        start: u32,
+        len: u32,
+    },
+    /// A mapping's constant: interned at load, never freed.
+    Constant(&'static str),
 }
 
 impl Str {
@@ -41,6 +49,13 @@ impl Str {
     #[inline]
     pub fn in_body(body: &Body, part: &str) -> Str {
         Str::slice_of(body, part).unwrap_or_else(|| Str::from(part))
+    }
+
+    /// A mapping's constant text, interned (at load: takes a lock). Like the known member names
+    /// ([`crate::value::Key`]), such texts are those written in the mapping files loaded since
+    /// the start, never a text a request or an answer brings.
+    pub fn constant(text: &str) -> Str {
+        Str(Repr::Constant(super::Key::new(text).as_str()))
     }
 
     /// `part` as a place in `body`; `None` when it lies elsewhere or the body is longer than
@@ -61,6 +76,7 @@ impl Str {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Owned(s) => s,
+            Repr::Constant(s) => s,
             // In range and on character boundaries: `slice_of` took it from a `&str` there.
             Repr::Shared { body, start, len } => {
                 let start = *start as usize;
@@ -73,19 +89,26 @@ impl Str {
     pub fn into_string(self) -> String {
         match self.0 {
             Repr::Owned(s) => s,
-            Repr::Shared { .. } => self.as_str().to_owned(),
+            Repr::Shared { .. } | Repr::Constant(_) => self.as_str().to_owned(),
         }
     }
 
     /// The text as a `String` to change in place: a shared one is copied first (as
     /// `Cow::to_mut`).
     pub fn to_mut(&mut self) -> &mut String {
-        if let Repr::Shared { .. } = &self.0 {
+        if !matches!(self.0, Repr::Owned(_)) {
             self.0 = Repr::Owned(self.as_str().to_owned());
         }
         match &mut self.0 {
             Repr::Owned(s) => s,
-            Repr::Shared { .. } => unreachable!("made owned above"),
+            Repr::Shared { .. } | Repr::Constant(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// Copies a text that is a place in a body into its own, so that the body can go.
+    pub fn detach(&mut self) {
+        if let Repr::Shared { .. } = self.0 {
+            self.0 = Repr::Owned(self.as_str().to_owned());
         }
     }
 
@@ -172,5 +195,20 @@ mod tests {
         assert_eq!(Str::from("hello"), shared);
         assert_eq!(shared.clone().into_string(), "hello");
         assert_eq!(size_of::<Str>(), size_of::<String>());
+    }
+
+    #[test]
+    fn constants_are_one_copy() {
+        let a = Str::constant("str-test-constant");
+        let b = Str::constant(&String::from("str-test-constant"));
+        assert_eq!(a, "str-test-constant");
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        assert_eq!(a.clone().as_ptr(), a.as_ptr());
+        let mut c = a.clone();
+        c.to_mut().push('!');
+        assert_eq!(
+            (c.as_str(), a.as_str()),
+            ("str-test-constant!", "str-test-constant")
+        );
     }
 }
