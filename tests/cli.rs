@@ -93,6 +93,55 @@ fn check_reports_config_errors_with_lines() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn check_refuses_a_time_zone_that_is_none_where_it_is_written() {
+    // In the mapping: a `zone:` written as a name, and a setting's default a `zone:` reads.
+    let zoned = |zone: &str, default: &str| {
+        GOOD.replace(
+            "vendor: t\n",
+            &format!("vendor: t\nsettings:\n  tz: {{ default: {default} }}\n"),
+        )
+        .replace(
+            "{ id: $got.body.id }",
+            &format!("{{ id: $got.body.id, created_at: {{ from: $got.body.at, as: timestamp, zone: {zone} }} }}"),
+        )
+    };
+    assert_eq!(check_mapping(&zoned("Europe/Paris", "UTC")).0, 0);
+    let (code, err) = check_mapping(&zoned("Europe/Pariss", "UTC"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("m.yaml:9:") && err.contains("unknown time zone `Europe/Pariss`"),
+        "{err}"
+    );
+    let (code, err) = check_mapping(&zoned("$settings.tz", "Mars/Olympus"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("m.yaml:3:") && err.contains("unknown time zone `Mars/Olympus`"),
+        "{err}"
+    );
+    // In the config: a connection's value of a setting a `zone:` reads (Dokos's `timezone`).
+    let dir = temp_dir("cfg-zone");
+    let path = dir.join("ordergate.yaml");
+    let config = |tz: &str| {
+        format!(
+            "mappings: {}\nconnections:\n  d:\n    vendor: dokos\n    base_url: http://x\n    secrets: {{ api_key: k, api_secret: s }}\n    settings: {{ company: C, timezone: {tz} }}\n",
+            mappings_dir()
+        )
+    };
+    std::fs::write(&path, config("Europe/Berlin")).expect("write");
+    let (code, _, err) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&path, config("Berlin")).expect("write");
+    let (code, _, err) = run(&["check", path.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ordergate.yaml:4:")
+            && err.contains("setting `timezone` is `Berlin`, not a time zone"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The seed mappings' golden fixtures are part of the suite.
 #[test]
 fn golden_fixtures_of_the_seed_mappings_pass() {

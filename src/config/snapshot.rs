@@ -186,6 +186,20 @@ pub fn build(
                 (None, None) => {}
             }
         }
+        // A setting a `zone:` reads: a wrong zone is refused here, not at the first request.
+        for spec in mapping.settings.iter().filter(|s| s.zone) {
+            // Absent or null, the zone is UTC.
+            let Some(value) = settings.get(&spec.name).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let text = crate::engine::convert::scalar_str(value).unwrap_or_default();
+            if text.parse::<chrono_tz::Tz>().is_err() {
+                errors.push(format!(
+                    "{at}: connection `{}`: setting `{}` is `{text}`, not a time zone (an IANA name such as Europe/Paris)",
+                    c.name, spec.name
+                ));
+            }
+        }
         for k in c.settings.keys() {
             if !mapping.settings.iter().any(|s| s.name == k.as_str()) {
                 let known: Vec<&str> = mapping.settings.iter().map(|s| s.name.as_str()).collect();

@@ -4,8 +4,8 @@
 //! unknown value maps, encodings, methods, date formats, regexes, canonical error codes. Each
 //! error names `file:line`. Errors are collected per section so one run reports them all.
 
-use std::cell::Cell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::value::{Str, Value};
 use regex_automata::meta::{Config as RegexConfig, Regex};
@@ -55,6 +55,8 @@ struct Ctx<'a> {
     steps: Vec<String>,
     /// Set when a compiled selector reads `$secrets` or `$auth`.
     sensitive: Cell<bool>,
+    /// The settings a `zone:` reads (`zone: $settings.timezone`).
+    zone_settings: RefCell<BTreeSet<String>>,
 }
 
 pub fn compile(root: &Node) -> Result<Mapping, CompileErrors> {
@@ -94,7 +96,7 @@ fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
         .get("fixtures")
         .and_then(|n| n.as_str().map(str::to_string));
 
-    let settings = root
+    let mut settings = root
         .get("settings")
         .map(compile_settings)
         .unwrap_or(Ok(Vec::new()))
@@ -152,6 +154,7 @@ fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
         template_names: &template_names,
         steps: Vec::new(),
         sensitive: Cell::new(false),
+        zone_settings: RefCell::default(),
     };
     let mut templates = Vec::with_capacity(template_nodes.len());
     for (_, node) in &template_nodes {
@@ -217,6 +220,19 @@ fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
         },
     }
 
+    // A setting a `zone:` reads must hold a time zone: its default here, its value at config load.
+    for spec in &mut settings {
+        spec.zone = ctx.zone_settings.borrow().contains(&spec.name);
+        let default = root
+            .get("settings")
+            .and_then(|n| n.get(&spec.name))
+            .and_then(|n| n.get("default"));
+        if let (true, Some(d)) = (spec.zone, default)
+            && let Some(Err(e)) = d.as_str().map(|name| time_zone(d, name))
+        {
+            errors.push(e);
+        }
+    }
     if !errors.is_empty() {
         return Err(CompileErrors(errors));
     }
@@ -237,6 +253,15 @@ fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
     };
     reads::annotate(&mut mapping);
     Ok(mapping)
+}
+
+/// `name` as an IANA time zone, or an error at `node`.
+fn time_zone(node: &Node, name: &str) -> R<chrono_tz::Tz> {
+    name.parse().map_err(|_| {
+        node.err(format!(
+            "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
+        ))
+    })
 }
 
 fn unknown_key(name: &str, known: &[&str]) -> String {
@@ -315,6 +340,7 @@ fn compile_settings(node: &Node) -> R<Vec<SettingSpec>> {
             required: false,
             default: None,
             description: None,
+            zone: false,
         };
         match &v.kind {
             NodeKind::Map(_) => {
@@ -845,14 +871,16 @@ impl Ctx<'_> {
                 ) {
                     return Err(z.err("`zone:` goes with `as: timestamp` or `as: date`"));
                 }
-                if let Some(name) = z.as_str().filter(|n| !n.starts_with('$'))
-                    && name.parse::<chrono_tz::Tz>().is_err()
-                {
-                    return Err(z.err(format!(
-                        "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
-                    )));
+                match z.as_str() {
+                    Some(name) if !name.starts_with('$') => Some(Zone::Fixed(time_zone(z, name)?)),
+                    text => {
+                        // A setting read as a zone: its value is checked at config load.
+                        if let Some(setting) = text.and_then(|t| t.strip_prefix("$settings.")) {
+                            self.zone_settings.borrow_mut().insert(setting.to_string());
+                        }
+                        Some(Zone::Template(self.template(z)?))
+                    }
                 }
-                Some(self.template(z)?)
             }
         };
         Ok(FromOp {

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use super::convert::{self, arith, compare, decimal_value, scalar_str, to_decimal, values_equal};
 use super::memo::Memo;
 use super::plan::{
-    ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped,
+    ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped, Zone,
 };
 use super::selector::{PathKind, Root, Selector};
 
@@ -797,7 +797,8 @@ impl<'m> Evaluator<'m> {
             let zone =
                 match &op.zone {
                     None => None,
-                    Some(z) => {
+                    Some(Zone::Fixed(tz)) => Some(*tz),
+                    Some(Zone::Template(z)) => {
                         let zone = self.eval_depth(z, s, depth)?;
                         let name = zone.as_deref().and_then(scalar_str).unwrap_or("UTC");
                         Some(name.parse::<chrono_tz::Tz>().map_err(|_| {
@@ -1782,6 +1783,7 @@ mod tests {
             "{ m: { merge: [ { a: $.id }, { use: line }, \"$.lines[0]\" ] } }",
             "{ m: { merge: [ { a: $.id }, $.nope ] }, n: { merge: [ { a: $.id }, { b: 1 }, $.note ] } }",
             "{ all: $, wrapped: { data: { each: $.lines, to: { k: { from: $.kind, map: { goods: G, service: S } } } } } }",
+            "{ nul: null, selected_null: $.note, text: \"t\\\"x\", n: 2.50, yes: true, list: [1, x, null], obj: { const: { a: [1] } } }",
         ] {
             let (written, evaluated) = written_and_evaluated(result, focus.clone());
             assert_eq!(written, evaluated, "{result}");
@@ -1789,6 +1791,69 @@ mod tests {
         // Member names are written from their JSON text made at load, escapes included.
         let (written, _) = written_and_evaluated("{ \"q\\\"uote\": $.id, \"t\\tab\": 2 }", focus);
         assert_eq!(written, r#"{"q\"uote":"A-1","t\tab":2}"#);
+    }
+
+    #[test]
+    fn a_zone_written_in_the_mapping_and_one_from_a_setting_read_alike() {
+        let head = "settings: { tz: { default: UTC } }\n";
+        let result = "{ fixed: { from: $.at, as: timestamp, zone: Europe/Berlin }, set: { from: $.at, as: timestamp, zone: $settings.tz }, unset: { from: $.at, as: timestamp, zone: $settings.nope } }";
+        let focus = json!({"at": "2026-11-23 10:00:00"});
+        let out = with_result(
+            head,
+            result,
+            &focus,
+            &json!({"tz": "Europe/Berlin"}),
+            |ev, t, scope| ev.eval_owned(t, scope),
+        )
+        .expect("compiles")
+        .expect("evaluates")
+        .expect("present");
+        assert_eq!(
+            out,
+            json!({"fixed": "2026-11-23T09:00:00Z", "set": "2026-11-23T09:00:00Z", "unset": "2026-11-23T10:00:00Z"})
+        );
+        // The name written in the mapping is resolved once, at load.
+        let text = format!("vendor: t\n{head}templates:\n  t: {result}\noperations: {{}}\n");
+        let m = compile_file("t.yaml", &text).expect("compiles");
+        let Some(Template::Object(fields)) = m.templates.first() else {
+            panic!("an object");
+        };
+        let zones: Vec<bool> = fields
+            .iter()
+            .map(
+                |(_, t)| matches!(t, Template::From(op) if matches!(op.zone, Some(Zone::Fixed(_)))),
+            )
+            .collect();
+        assert_eq!(zones, [true, false, false]);
+        assert!(m.settings.iter().all(|s| s.zone == (s.name == "tz")));
+    }
+
+    #[test]
+    fn a_mappings_constant_texts_are_not_copied_per_evaluation() {
+        let head = "values:\n  st: { draft: D }\n";
+        let result = "{ c: paid, d: { from: $.nope, default: later }, m: { from: $.s, map: st }, r: { from: $.v, map: st, reverse: true } }";
+        let focus = json!({"s": "draft", "v": "D"});
+        let texts = |ev: &Evaluator<'_>, t: &Template, scope: &Scope<'_>| {
+            let v = ev
+                .eval_owned(t, scope)
+                .expect("evaluates")
+                .expect("present");
+            ["c", "d", "m", "r"].map(|k| {
+                let text = v.get(k).and_then(Value::as_str).expect("a text");
+                (text.to_owned(), text.as_ptr())
+            })
+        };
+        let first = with_result(head, result, &focus, &Value::Null, texts).expect("compiles");
+        let second = with_result(head, result, &focus, &Value::Null, texts).expect("compiles");
+        for ((text, at), (_, again)) in first.iter().zip(&second) {
+            // The one interned copy, whatever evaluation (or compilation) gives it.
+            assert_eq!(*at, crate::value::Str::constant(text).as_ptr(), "{text}");
+            assert_eq!(at, again, "{text}");
+        }
+        assert_eq!(
+            first.map(|(t, _)| t),
+            ["paid", "later", "D", "draft"].map(String::from)
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::value::Value;
 
 use super::eval::MAX_USE_DEPTH;
-use super::plan::{InterpPart, ObjectKey, Predicate, Template};
+use super::plan::{InterpPart, ObjectKey, Predicate, Template, Zone};
 use super::selector::{Root, Selector};
 
 /// For each named template: true when its value is worth keeping per focus. It must depend
@@ -91,10 +91,13 @@ impl<'t> Walk<'t> {
             | Template::Arith(_, items, _) => any(items),
             Template::From(op) => {
                 self.any(&op.source, depth, hit)
-                    || [&op.default, &op.zone]
-                        .into_iter()
-                        .flatten()
-                        .any(|t| self.any(t, depth, hit))
+                    || [
+                        op.default.as_ref(),
+                        op.zone.as_ref().and_then(Zone::template),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|t| self.any(t, depth, hit))
             }
             Template::Each(op) => {
                 self.any(&op.source, depth, hit)

@@ -41,6 +41,8 @@ pub struct SettingSpec {
     pub required: bool,
     pub default: Option<Value>,
     pub description: Option<String>,
+    /// Read as a time zone by a `zone:` (`zone: $settings.timezone`): its value must be one.
+    pub zone: bool,
 }
 
 #[derive(Debug)]
@@ -379,7 +381,25 @@ pub struct FromOp {
     pub keep_null: bool,
     /// The vendor's time zone (an IANA name, e.g. `Europe/Paris` or `$settings.timezone`):
     /// zone-less times are read in it, and `format:` writes in it.
-    pub zone: Option<Template>,
+    pub zone: Option<Zone>,
+}
+
+/// A `zone:`: a name written in the mapping is resolved at load; a template (a setting) is
+/// evaluated where it is used (a setting a `zone:` reads is checked when the config is loaded).
+#[derive(Debug)]
+pub enum Zone {
+    Fixed(chrono_tz::Tz),
+    Template(Template),
+}
+
+impl Zone {
+    /// The template the zone is evaluated from, if it is one.
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            Zone::Fixed(_) => None,
+            Zone::Template(t) => Some(t),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use super::eval::MAX_USE_DEPTH;
 use super::plan::{
     ErrorRule, InterpPart, Mapping, ObjectKey, OperationPlan, PathPart, Predicate, RequestPlan,
-    ResultPlan, Template,
+    ResultPlan, Template, Zone,
 };
 use super::selector::{PathKind, Root, Selector, Step};
 use crate::codec::need::{Keys, Need};
@@ -286,7 +286,8 @@ impl Walk<'_> {
             }
             Template::From(op) => {
                 self.template(&op.source, ctx, depth);
-                for t in [&op.default, &op.zone].into_iter().flatten() {
+                let zone = op.zone.as_ref().and_then(Zone::template);
+                for t in [op.default.as_ref(), zone].into_iter().flatten() {
                     self.template(t, ctx, depth);
                 }
             }
