@@ -59,7 +59,9 @@ if ((${#need[@]})); then
     timeout 600 apt-get update -qq
     DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=bench/rig.sh
+source "$BENCH/rig.sh"
+find_nginx
 for t in wrk taskset setsid python3 curl; do
     command -v "$t" >/dev/null || die "$t is missing"
 done
@@ -103,9 +105,6 @@ trap 'exit 130' INT TERM
 
 ulimit -n 65536 2>/dev/null || ulimit -n 16384 2>/dev/null || true
 (($(ulimit -n) > MEM_CONNS + 100)) || die "open file limit $(ulimit -n) too low for $MEM_CONNS connections"
-
-# shellcheck source=bench/rig.sh
-source "$BENCH/rig.sh"
 
 # Starts a server in its own session (setsid), pinned to SERVER_CPU; prints its pid (= session).
 start() { # log file, command...

@@ -1,5 +1,5 @@
-# Pieces bench/load.sh, bench/callgrind.sh and bench/pgo.sh share (sourced; the caller defines `die` and
-# sets BENCH, the bench folder, and ROOT, the repository).
+# Pieces bench/load.sh, bench/callgrind.sh and bench/pgo.sh share (sourced; the caller defines
+# `die` and sets BENCH, the bench folder, and ROOT, the repository).
 
 # vendor -> its create path at the ERP (for the proxy, the bare proxy and direct runs)
 declare -A VPATH=([dokos]="/api/resource/Sales%20Order" [mrdoc-xml]="/api/1/DocSaleOrder.xml" [valomnia]="/api/v2.1/orders")

@@ -873,12 +873,20 @@ impl Ctx<'_> {
                 }
                 match z.as_str() {
                     Some(name) if !name.starts_with('$') => Some(Zone::Fixed(time_zone(z, name)?)),
-                    text => {
-                        // A setting read as a zone: its value is checked at config load.
-                        if let Some(setting) = text.and_then(|t| t.strip_prefix("$settings.")) {
+                    _ => {
+                        let zone = self.template(z)?;
+                        // A setting read as a zone (`$settings.timezone`, however written): its
+                        // value is checked at config load.
+                        if let Template::Select(sel) = &zone
+                            && sel.root == Root::Settings
+                            && let Some(setting) = sel
+                                .pointer_suffix()
+                                .and_then(|p| p.strip_prefix('/'))
+                                .filter(|name| !name.contains('/'))
+                        {
                             self.zone_settings.borrow_mut().insert(setting.to_string());
                         }
-                        Some(Zone::Template(self.template(z)?))
+                        Some(Zone::Template(zone))
                     }
                 }
             }
