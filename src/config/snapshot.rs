@@ -193,7 +193,7 @@ pub fn build(
                 continue;
             };
             let text = crate::engine::convert::scalar_str(value).unwrap_or_default();
-            if text.parse::<chrono_tz::Tz>().is_err() {
+            if crate::engine::zone::TimeZone::named(text).is_none() {
                 errors.push(format!(
                     "{at}: connection `{}`: setting `{}` is `{text}`, not a time zone (an IANA name such as Europe/Paris)",
                     c.name, spec.name

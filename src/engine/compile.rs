@@ -14,6 +14,7 @@ use super::convert::TimePattern;
 use super::plan::*;
 use super::reads;
 use super::selector::{ROOT_NAMES, Root, Selector};
+use super::zone::TimeZone;
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::ErrorCode;
 use crate::codec::need::Need;
@@ -256,8 +257,8 @@ fn compile_root(root: &Node) -> Result<Mapping, CompileErrors> {
 }
 
 /// `name` as an IANA time zone, or an error at `node`.
-fn time_zone(node: &Node, name: &str) -> R<chrono_tz::Tz> {
-    name.parse().map_err(|_| {
+fn time_zone(node: &Node, name: &str) -> R<TimeZone> {
+    TimeZone::named(name).ok_or_else(|| {
         node.err(format!(
             "unknown time zone `{name}` (an IANA name such as Europe/Paris)"
         ))

@@ -9,11 +9,12 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use crate::value::{Number, Value};
-use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::format::{DelayedFormat, Item, Parsed, StrftimeItems};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::plan::{ArithOp, Convert};
+use super::zone::{LocalError, TimeZone};
 
 /// Why a value could not be converted; the caller adds where.
 pub type ConvertError = String;
@@ -188,11 +189,7 @@ pub fn convert(v: Value, how: &Convert) -> Result<Value, ConvertError> {
 }
 
 /// `convert`, with the vendor's time zone for zone-less input and for `format:` output.
-pub fn convert_in(
-    v: Value,
-    how: &Convert,
-    zone: Option<chrono_tz::Tz>,
-) -> Result<Value, ConvertError> {
+pub fn convert_in(v: Value, how: &Convert, zone: Option<&TimeZone>) -> Result<Value, ConvertError> {
     convert_cow(Cow::Owned(v), how, zone).map(Cow::into_owned)
 }
 
@@ -201,7 +198,7 @@ pub fn convert_in(
 pub fn convert_cow<'a>(
     v: Cow<'a, Value>,
     how: &Convert,
-    zone: Option<chrono_tz::Tz>,
+    zone: Option<&TimeZone>,
 ) -> Result<Cow<'a, Value>, ConvertError> {
     // The commonest conversion (`as: decimal` of a JSON number) read once: passed on when
     // normalized already, else cut to its normalized text, without a copy of the value first.
@@ -221,7 +218,7 @@ pub fn convert_cow<'a>(
     converted(v.into_owned(), how, zone).map(Cow::Owned)
 }
 
-fn unchanged(v: &Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> bool {
+fn unchanged(v: &Value, how: &Convert, zone: Option<&TimeZone>) -> bool {
     match (how, v) {
         // (`as: decimal` of a number is settled before, in `convert_cow`.)
         (Convert::String, Value::String(_)) => true,
@@ -287,7 +284,7 @@ fn is_plain_date(s: &str) -> bool {
     NaiveDate::from_ymd_opt(y, m, d).is_some()
 }
 
-fn converted(v: Value, how: &Convert, zone: Option<chrono_tz::Tz>) -> Result<Value, ConvertError> {
+fn converted(v: Value, how: &Convert, zone: Option<&TimeZone>) -> Result<Value, ConvertError> {
     match how {
         Convert::String => match &v {
             Value::String(_) => Ok(v),
@@ -426,39 +423,54 @@ fn pattern(text: &str) -> TimePattern {
 pub fn parse_time_in(
     text: &str,
     pattern: Option<&TimePattern>,
-    zone: Option<chrono_tz::Tz>,
+    zone: Option<&TimeZone>,
 ) -> Result<DateTime<Utc>, ConvertError> {
     let (utc, has_offset) = read_time(text, pattern)?;
     let Some(tz) = zone else { return Ok(utc) };
     if has_offset {
         return Ok(utc);
     }
-    use chrono::TimeZone as _;
-    match tz.from_local_datetime(&utc.naive_utc()) {
-        chrono::LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
-        // A time that occurs twice (autumn change): the first one.
-        chrono::LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
-        chrono::LocalResult::None => Err(format!(
-            "`{text}` does not exist in time zone {tz} (a daylight-saving gap)"
-        )),
-    }
+    tz.instant_of(&utc.naive_utc()).map_err(|e| match e {
+        LocalError::Gap => format!(
+            "`{text}` does not exist in time zone {} (a daylight-saving gap)",
+            tz.name()
+        ),
+        LocalError::OutOfRange => format!(
+            "`{text}` is outside the years time zone {} is known for",
+            tz.name()
+        ),
+    })
 }
 
 fn format_time_in(
     dt: &DateTime<Utc>,
     pattern: &TimePattern,
-    zone: Option<chrono_tz::Tz>,
+    zone: Option<&TimeZone>,
 ) -> Result<String, ConvertError> {
     use std::fmt::Write as _;
     let mut out = String::new();
     let written = match zone {
         None => write!(out, "{}", dt.format_with_items(pattern.items.iter())),
-        Some(tz) => write!(
-            out,
-            "{}",
-            dt.with_timezone(&tz)
-                .format_with_items(pattern.items.iter())
-        ),
+        Some(tz) => {
+            let offset = tz.offset_at(dt).map_err(|_| {
+                format!(
+                    "`{}` is outside the years time zone {} is known for",
+                    dt.to_rfc3339(),
+                    tz.name()
+                )
+            })?;
+            let (date, time) = offset.local(dt);
+            write!(
+                out,
+                "{}",
+                DelayedFormat::new_with_offset(
+                    Some(date),
+                    Some(time),
+                    &offset,
+                    pattern.items.iter()
+                )
+            )
+        }
     };
     written.map_err(|_| format!("invalid date format `{}`", pattern.as_str()))?;
     Ok(out)
@@ -803,7 +815,7 @@ mod tests {
 
     #[test]
     fn time_zones() {
-        let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("tz");
+        let paris = &TimeZone::named("Europe/Paris").expect("tz");
         let read = Convert::Timestamp {
             parse: None,
             format: None,

@@ -17,6 +17,7 @@ use super::plan::{
     ArithOp, EachOp, FromOp, InterpPart, Name, ObjectKey, Predicate, Template, Unmapped, Zone,
 };
 use super::selector::{PathKind, Root, Selector};
+use super::zone::TimeZone;
 
 /// Values every template can reach by name.
 pub struct Roots<'a> {
@@ -794,18 +795,19 @@ impl<'m> Evaluator<'m> {
             }
         }
         if let Some(how) = &op.convert {
-            let zone =
-                match &op.zone {
-                    None => None,
-                    Some(Zone::Fixed(tz)) => Some(*tz),
-                    Some(Zone::Template(z)) => {
-                        let zone = self.eval_depth(z, s, depth)?;
-                        let name = zone.as_deref().and_then(scalar_str).unwrap_or("UTC");
-                        Some(name.parse::<chrono_tz::Tz>().map_err(|_| {
-                            EvalError::new(None, format!("unknown time zone `{name}`"))
-                        })?)
-                    }
-                };
+            let named;
+            let zone = match &op.zone {
+                None => None,
+                Some(Zone::Fixed(tz)) => Some(tz),
+                Some(Zone::Template(z)) => {
+                    let zone = self.eval_depth(z, s, depth)?;
+                    let name = zone.as_deref().and_then(scalar_str).unwrap_or("UTC");
+                    named = TimeZone::named(name).ok_or_else(|| {
+                        EvalError::new(None, format!("unknown time zone `{name}`"))
+                    })?;
+                    Some(&named)
+                }
+            };
             v = convert::convert_cow(v, how, zone)
                 .map_err(|m| EvalError::new(pointer_of(&op.source, s), m))?;
         }

@@ -17,3 +17,4 @@ pub mod selector;
 mod test_body;
 pub mod write_form;
 pub mod write_xml;
+pub mod zone;

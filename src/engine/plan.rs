@@ -388,7 +388,7 @@ pub struct FromOp {
 /// evaluated where it is used (a setting a `zone:` reads is checked when the config is loaded).
 #[derive(Debug)]
 pub enum Zone {
-    Fixed(chrono_tz::Tz),
+    Fixed(super::zone::TimeZone),
     Template(Template),
 }
 

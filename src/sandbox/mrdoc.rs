@@ -303,8 +303,9 @@ fn vat_of(sum: Decimal, rate: &str, price_includes_vat: bool) -> Decimal {
 }
 
 fn now_moscow() -> String {
+    // Moscow has kept UTC+3 all year since 2014.
     chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::Moscow)
+        .with_timezone(&chrono::FixedOffset::east_opt(3 * 3600).expect("a valid offset"))
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }
