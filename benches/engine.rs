@@ -38,7 +38,7 @@ use ordergate::value::{Map, Value};
 use ordergate::canonical::operation::Operation;
 use ordergate::canonical::validate::check_body;
 use ordergate::codec::json as json_codec;
-use ordergate::codec::need::Need;
+use ordergate::codec::need::AnswerNeed;
 use ordergate::engine::compile::compile_file;
 use ordergate::engine::eval::{Evaluator, Roots, Scope};
 use ordergate::engine::plan::{Mapping, OperationPlan, ResultPlan};
@@ -405,7 +405,8 @@ fn normalize_create(
     let null = Value::Null;
     // `whole`: decode the whole answer, as before answers were read for what the mapping needs
     // (the same-run baseline of `normalize-whole/`).
-    let need = if whole { &Need::All } else { &step.answer };
+    let all = AnswerNeed::whole();
+    let need = if whole { &all } else { &step.answer };
     let (answer, error) = normalize::answer(resp, step.request.decode, &step.request.xml, need);
     assert!(error.is_none(), "{}: undecodable answer", case.name);
     {

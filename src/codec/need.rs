@@ -10,6 +10,35 @@ use crate::value::{Key, NameHash};
 /// by the mapping's copy, not a new one.
 pub type Keys = HashMap<Key, Need, NameHash>;
 
+/// What of one vendor answer a mapping reads: the parts of its body, and whether any template
+/// can read its headers or its cookies (each read answer is otherwise built with both empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerNeed {
+    pub body: Need,
+    pub headers: bool,
+    pub cookies: bool,
+}
+
+impl AnswerNeed {
+    /// The whole answer.
+    pub fn whole() -> AnswerNeed {
+        AnswerNeed {
+            body: Need::All,
+            headers: true,
+            cookies: true,
+        }
+    }
+
+    /// Nothing of it (what the walk over a mapping starts from).
+    pub fn nothing() -> AnswerNeed {
+        AnswerNeed {
+            body: Need::Fields(Keys::default()),
+            headers: false,
+            cookies: false,
+        }
+    }
+}
+
 /// The part of a JSON value a mapping reads. Arrays are transparent: a need applies to each
 /// element. Scalars are always kept whole.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

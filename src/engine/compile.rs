@@ -17,7 +17,7 @@ use super::selector::{ROOT_NAMES, Root, Selector};
 use super::zone::TimeZone;
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::ErrorCode;
-use crate::codec::need::Need;
+use crate::codec::need::AnswerNeed;
 use crate::yaml::{self, Key, LocError, Node, NodeKind};
 
 /// Every problem found in one mapping file.
@@ -1313,7 +1313,7 @@ impl Ctx<'_> {
                     loc: s.loc.clone(),
                     when: s.get("when").map(|w| self.predicate(w)).transpose()?,
                     request: self.request(req)?,
-                    answer: Need::All,
+                    answer: AnswerNeed::whole(),
                 })
             })();
             match compiled {

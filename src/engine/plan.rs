@@ -91,8 +91,8 @@ pub struct StepPlan {
     pub loc: Loc,
     pub when: Option<Predicate>,
     pub request: RequestPlan,
-    /// What of this step's JSON answer the mapping reads (worked out by `reads::annotate`).
-    pub answer: crate::codec::need::Need,
+    /// What of this step's answer the mapping reads (worked out by `reads::annotate`).
+    pub answer: crate::codec::need::AnswerNeed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

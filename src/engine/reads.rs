@@ -16,7 +16,7 @@ use super::plan::{
     ResultPlan, Template, Zone,
 };
 use super::selector::{PathKind, Root, Selector, Step};
-use crate::codec::need::{Keys, Need};
+use crate::codec::need::AnswerNeed;
 
 /// Sets `answer` on every step of every operation of `mapping`.
 pub fn annotate(mapping: &mut Mapping) {
@@ -28,7 +28,7 @@ pub fn annotate(mapping: &mut Mapping) {
         if let Some(plan) = mapping.operations.get_mut(&op) {
             for step in &mut plan.steps {
                 if let Some(need) = needs.get_mut(step.slot) {
-                    step.answer = std::mem::take(need);
+                    step.answer = std::mem::replace(need, AnswerNeed::nothing());
                 }
             }
         }
@@ -36,10 +36,10 @@ pub fn annotate(mapping: &mut Mapping) {
 }
 
 /// One need per step slot.
-fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
+fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<AnswerNeed> {
     let mut walk = Walk {
         templates: &mapping.templates,
-        needs: vec![Need::Fields(Keys::default()); plan.slots],
+        needs: vec![AnswerNeed::nothing(); plan.slots],
         rule_slot: None,
         too_deep: false,
         walked: HashSet::new(),
@@ -90,7 +90,7 @@ fn operation_needs(mapping: &Mapping, plan: &OperationPlan) -> Vec<Need> {
         }
     }
     if walk.too_deep {
-        return vec![Need::All; plan.slots];
+        return vec![AnswerNeed::whole(); plan.slots];
     }
     walk.needs
 }
@@ -120,7 +120,7 @@ impl<'p> Ctx<'p> {
 
 struct Walk<'m> {
     templates: &'m [Template],
-    needs: Vec<Need>,
+    needs: Vec<AnswerNeed>,
     /// The step whose answer an error rule is checking (`$response`).
     rule_slot: Option<usize>,
     too_deep: bool,
@@ -212,13 +212,14 @@ impl Walk<'_> {
         let steps = match path {
             PathKind::Simple(steps) => steps,
             PathKind::Query(_) => {
-                self.mark(slot, &[], true);
+                self.mark_whole(slot);
                 return Vec::new();
             }
         };
         match steps.split_first() {
+            // The whole answer (`$created`, passed on).
             None => {
-                self.mark(slot, &[], true);
+                self.mark_whole(slot);
                 Vec::new()
             }
             Some((Step::Key(k, _), rest)) if k.as_str() == "body" => {
@@ -226,14 +227,34 @@ impl Walk<'_> {
                 self.mark(slot, &keys, whole);
                 vec![(slot, keys)]
             }
-            // status, headers, cookies: not the body.
+            Some((Step::Key(k, _), _)) if k.as_str() == "headers" => {
+                if let Some(n) = self.needs.get_mut(slot) {
+                    n.headers = true;
+                }
+                Vec::new()
+            }
+            Some((Step::Key(k, _), _)) if k.as_str() == "cookies" => {
+                if let Some(n) = self.needs.get_mut(slot) {
+                    n.cookies = true;
+                }
+                Vec::new()
+            }
+            // status, or a part no answer has.
             Some(_) => Vec::new(),
         }
     }
 
+    /// Marks `path` of step `slot`'s answer body as read.
     fn mark(&mut self, slot: usize, path: &[String], whole: bool) {
         if let Some(n) = self.needs.get_mut(slot) {
-            n.mark(path, whole);
+            n.body.mark(path, whole);
+        }
+    }
+
+    /// Marks all of step `slot`'s answer as read: its body, headers and cookies.
+    fn mark_whole(&mut self, slot: usize) {
+        if let Some(n) = self.needs.get_mut(slot) {
+            *n = AnswerNeed::whole();
         }
     }
 
@@ -392,8 +413,8 @@ fn keys_of(path: &[Step]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::canonical::operation::Operation;
+    use crate::codec::need::Need;
     use crate::engine::compile::compile_file;
 
     /// The need of `op`'s steps, as compact text: `{a,b:{c}}`, `*` for whole.
@@ -402,7 +423,7 @@ mod tests {
         m.operations[&op]
             .steps
             .iter()
-            .map(|s| show(&s.answer))
+            .map(|s| show(&s.answer.body))
             .collect()
     }
 
@@ -438,6 +459,40 @@ mod tests {
                 "{data:{currency,items:{code,qty},name,state},error:{text}}"
             ]
         );
+    }
+
+    /// Whether each step of `op` has its answer's headers and cookies made.
+    fn parts_of(text: &str, op: Operation) -> Vec<(bool, bool)> {
+        let m = compile_file("m.yaml", text).expect("compiles");
+        m.operations[&op]
+            .steps
+            .iter()
+            .map(|s| (s.answer.headers, s.answer.cookies))
+            .collect()
+    }
+
+    #[test]
+    fn headers_and_cookies_are_made_only_for_the_steps_that_read_them() {
+        // Headers read by the result from the first step, a cookie by the second step's path.
+        let text = format!(
+            "{HEAD}  list_orders:\n    steps:\n      - name: one\n        request: {{ method: GET, path: /o }}\n      - name: two\n        request: {{ method: GET, path: \"/p/${{one.cookies.sid}}\" }}\n    result:\n      items: {{ each: $two.body.rows, to: {{ id: $.id }} }}\n      total: \"$one.headers['x-total-count']\"\n"
+        );
+        assert_eq!(
+            parts_of(&text, Operation::ListOrders),
+            [(true, true), (false, false)]
+        );
+        // An error rule reading `$response.headers` reads them of every step it checks.
+        let text = "vendor: x\nerrors:\n  - { status: 409, code: conflict, message: \"$response.headers['x-reason']\" }\noperations:\n  get_order:\n    steps:\n      - name: got\n        request: { method: GET, path: /o }\n    result: { id: $.id }\n";
+        assert_eq!(parts_of(text, Operation::GetOrder), [(true, false)]);
+        // The status alone reads neither; a whole answer passed on reads both.
+        let text = format!(
+            "{HEAD}  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /o }}\n    result: {{ id: $.name, code: $got.status }}\n"
+        );
+        assert_eq!(parts_of(&text, Operation::GetOrder), [(false, false)]);
+        let text = format!(
+            "{HEAD}  get_order:\n    steps:\n      - name: got\n        request: {{ method: GET, path: /o }}\n    result: {{ id: $.name, all: $got }}\n"
+        );
+        assert_eq!(parts_of(&text, Operation::GetOrder), [(true, true)]);
     }
 
     #[test]
@@ -494,7 +549,10 @@ mod tests {
         )
         .expect("the Dokos mapping");
         let m = compile_file("dokos.yaml", &text).expect("compiles");
-        let need = &m.operations[&Operation::CreateOrder].steps[0].answer;
+        let answer = &m.operations[&Operation::CreateOrder].steps[0].answer;
+        // No rule and no template reads a header or a cookie of Frappe's answer.
+        assert!(!answer.headers && !answer.cookies);
+        let need = &answer.body;
         let data = need.field("data").expect("the document is read");
         for key in ["name", "po_no", "grand_total", "creation", "items"] {
             assert!(data.field(key).is_some(), "{key}");

@@ -10,6 +10,8 @@
 //! first request); jiff keeps the database's own binary form, read-only and paged in only for
 //! the zones a mapping or a connection names.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, Utc};
 use compact_str::CompactString;
 use jiff::tz::AmbiguousOffset;
@@ -36,9 +38,25 @@ pub struct ZoneOffset {
 }
 
 impl TimeZone {
-    /// The zone an IANA name (or `UTC`) names, if the database has it.
+    /// The zone an IANA name (or `UTC`) names, if the database has it. A zone read from a
+    /// setting is looked up on every conversion: `UTC` (every seed mapping's default) needs no
+    /// lookup, and the last zone found on this thread is kept, so a connection's zone is found
+    /// in the database once per thread rather than once per time converted.
     pub fn named(name: &str) -> Option<TimeZone> {
-        jiff::tz::TimeZone::get(name).ok().map(TimeZone)
+        if name == "UTC" {
+            return Some(TimeZone(jiff::tz::TimeZone::UTC));
+        }
+        thread_local! {
+            static LAST: RefCell<Option<TimeZone>> = const { RefCell::new(None) };
+        }
+        LAST.with(|last| {
+            if let Some(zone) = last.borrow().as_ref().filter(|z| z.name() == name) {
+                return Some(zone.clone());
+            }
+            let zone = jiff::tz::TimeZone::get(name).ok().map(TimeZone)?;
+            *last.borrow_mut() = Some(zone.clone());
+            Some(zone)
+        })
     }
 
     /// The zone's name, as the database spells it.
@@ -131,6 +149,19 @@ mod tests {
         );
         assert!(TimeZone::named("UTC").is_some());
         assert!(TimeZone::named("Berlin").is_none());
+        // Found again (the last one found is kept), and another after it.
+        assert_eq!(
+            TimeZone::named("Europe/Paris").map(|z| z.name().to_owned()),
+            Some("Europe/Paris".to_owned())
+        );
+        assert_eq!(
+            TimeZone::named("Asia/Tokyo").map(|z| z.name().to_owned()),
+            Some("Asia/Tokyo".to_owned())
+        );
+        assert_eq!(
+            TimeZone::named("UTC").map(|z| z.name().to_owned()),
+            Some("UTC".to_owned())
+        );
         assert!(TimeZone::named("").is_none());
     }
 

@@ -10,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use super::Target;
 use super::normalize;
 use crate::canonical::problem::{ErrorCode, Problem, UpstreamInfo};
-use crate::codec::need::Need;
+use crate::codec::need::AnswerNeed;
 use crate::engine::convert::to_decimal;
 use crate::engine::eval::{Evaluator, Roots, Scope};
 use crate::engine::render::render;
@@ -78,7 +78,7 @@ pub async fn token<T: Transport>(
                 &response,
                 login.request.decode,
                 &login.request.xml,
-                &Need::All,
+                &AnswerNeed::whole(),
             );
             let roots = Roots {
                 response: &answer,

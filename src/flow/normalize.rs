@@ -4,7 +4,7 @@
 use crate::value::{Map, Value};
 
 use crate::canonical::problem::{ErrorCode, FieldError, Problem, UpstreamInfo};
-use crate::codec::need::Need;
+use crate::codec::need::AnswerNeed;
 use crate::codec::{self, CodecError};
 use crate::engine::convert::{scalar_str, scalar_text};
 use crate::engine::eval::{Evaluator, Scope};
@@ -20,11 +20,61 @@ pub fn answer(
     resp: &UpstreamResponse,
     decode: Decoding,
     xml: &XmlOptions,
-    need: &Need,
+    need: &AnswerNeed,
 ) -> (Value, Option<CodecError>) {
+    let (headers, cookies) = if need.headers || need.cookies {
+        headers_and_cookies(&resp.headers)
+    } else {
+        // Most mappings read only the body: no copy of the headers is made for them.
+        (Map::new(), Map::new())
+    };
+    let decoding = match decode {
+        Decoding::Auto => {
+            let content_type = resp
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .map_or(&b""[..], |v| v.as_bytes());
+            let says = |word: &str| {
+                content_type
+                    .windows(word.len())
+                    .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            };
+            if says("json") {
+                Decoding::Json
+            } else if says("xml") {
+                Decoding::Xml
+            } else if says("x-www-form-urlencoded") {
+                Decoding::Form
+            } else {
+                Decoding::Text
+            }
+        }
+        other => other,
+    };
+    let decoded = match decoding {
+        Decoding::Json => codec::json::decode_needed(&resp.body, &need.body),
+        Decoding::Xml => codec::xml::decode(&resp.body, xml),
+        Decoding::Form => codec::form::decode(&resp.body),
+        Decoding::Text | Decoding::Auto => Ok(text_body(&resp.body)),
+    };
+    let (body, error) = match decoded {
+        Ok(v) => (v, None),
+        Err(e) => (text_body(&resp.body), Some(e)),
+    };
+    let mut out = Map::new();
+    out.insert("status", Value::from(resp.status));
+    out.insert("headers", Value::Object(headers));
+    out.insert("cookies", Value::Object(cookies));
+    out.insert("body", body);
+    (Value::Object(out), error)
+}
+
+/// The answer's headers (by lowercase name; repeated ones joined with `, `) and the cookies
+/// it sets (name = value, attributes dropped).
+fn headers_and_cookies(from: &http::HeaderMap) -> (Map, Map) {
     let mut headers = Map::new();
     let mut cookies = Map::new();
-    for (name, value) in &resp.headers {
+    for (name, value) in from {
         let Ok(text) = value.to_str() else { continue };
         if name == http::header::SET_COOKIE {
             if let Some((k, v)) = text.split(';').next().and_then(|kv| kv.split_once('=')) {
@@ -43,42 +93,7 @@ pub fn answer(
             }
         }
     }
-    let content_type = resp
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let decoding = match decode {
-        Decoding::Auto => {
-            if content_type.contains("json") {
-                Decoding::Json
-            } else if content_type.contains("xml") {
-                Decoding::Xml
-            } else if content_type.contains("x-www-form-urlencoded") {
-                Decoding::Form
-            } else {
-                Decoding::Text
-            }
-        }
-        other => other,
-    };
-    let decoded = match decoding {
-        Decoding::Json => codec::json::decode_needed(&resp.body, need),
-        Decoding::Xml => codec::xml::decode(&resp.body, xml),
-        Decoding::Form => codec::form::decode(&resp.body),
-        Decoding::Text | Decoding::Auto => Ok(text_body(&resp.body)),
-    };
-    let (body, error) = match decoded {
-        Ok(v) => (v, None),
-        Err(e) => (text_body(&resp.body), Some(e)),
-    };
-    let mut out = Map::new();
-    out.insert("status", Value::from(resp.status));
-    out.insert("headers", Value::Object(headers));
-    out.insert("cookies", Value::Object(cookies));
-    out.insert("body", body);
-    (Value::Object(out), error)
+    (headers, cookies)
 }
 
 fn text_body(bytes: &[u8]) -> Value {
@@ -288,7 +303,7 @@ mod tests {
             &resp(200, "application/json", r#"{"data": {"name": "X"}}"#),
             Decoding::Auto,
             &XmlOptions::default(),
-            &Need::All,
+            &AnswerNeed::whole(),
         );
         assert!(err.is_none());
         assert_eq!(a["body"]["data"]["name"], "X");
@@ -297,7 +312,7 @@ mod tests {
             &resp(200, "application/json", "<html>"),
             Decoding::Auto,
             &XmlOptions::default(),
-            &Need::All,
+            &AnswerNeed::whole(),
         );
         assert!(err.is_some());
         assert_eq!(a["body"], "<html>");
@@ -330,7 +345,12 @@ mod cookie_tests {
             headers,
             body: bytes::Bytes::from_static(b"{}"),
         };
-        let (a, _) = answer(&r, Decoding::Auto, &XmlOptions::default(), &Need::All);
+        let (a, _) = answer(
+            &r,
+            Decoding::Auto,
+            &XmlOptions::default(),
+            &AnswerNeed::whole(),
+        );
         assert_eq!(a["cookies"]["JSESSIONID"], "ABC123", "{a}");
     }
 }
