@@ -13,7 +13,9 @@
 //!   contract, which the server does once per request before the flow;
 //!   `canonical/typed-baseline/<lines>`: the same order read into typed structs that borrow
 //!   from the body and checked by hand (`engine/typed_order.rs`), the same-run baseline of
-//!   what a typed canonical order would cost.
+//!   what a typed canonical order would cost;
+//! - `json-scan/<reader>/<text>`: only reading through a JSON text, building nothing, by
+//!   jiter as `codec::json` drives it and by serde_json: the JSON readers' floor.
 //!
 //! Orders of 1, 10, 100 and 1,000 lines are built from each vendor's create fixture
 //! (`mappings/<vendor>/fixtures/`): its canonical lines repeated, and its recorded answer with
@@ -613,5 +615,73 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine);
+/// Walks a JSON text with jiter's pull parser as `codec::json` reads it (peek, then the
+/// known token; numbers as their bytes), building nothing: the reader's floor.
+fn jiter_walk(bytes: &[u8]) -> usize {
+    fn walk(j: &mut jiter::Jiter<'_>, peek: jiter::Peek) -> usize {
+        use jiter::Peek;
+        match peek {
+            Peek::Null => j.known_null().map(|()| 0).expect("json"),
+            Peek::True | Peek::False => j.known_bool(peek).map(usize::from).expect("json"),
+            Peek::String => j.known_str().map(str::len).expect("json"),
+            Peek::Array => {
+                let mut n = 0;
+                let mut next = j.known_array().expect("json");
+                while let Some(peek) = next {
+                    n += walk(j, peek);
+                    next = j.array_step().expect("json");
+                }
+                n
+            }
+            Peek::Object => {
+                let mut n = 0;
+                let mut key = j.known_object().expect("json").map(str::len);
+                while let Some(len) = key {
+                    let peek = j.peek().expect("json");
+                    n += len + walk(j, peek);
+                    key = j.next_key().expect("json").map(str::len);
+                }
+                n
+            }
+            _ => j.known_number_bytes(peek).map(<[u8]>::len).expect("json"),
+        }
+    }
+    let mut j = jiter::Jiter::new(bytes);
+    let peek = j.peek().expect("json");
+    let n = walk(&mut j, peek);
+    j.finish().expect("json");
+    n
+}
+
+/// `json-scan/<reader>/<text>`: the cost of only reading through a JSON text, building
+/// nothing, by jiter as `codec::json` drives it and by serde_json (`IgnoredAny`; numbers
+/// handed over as this build's `arbitrary_precision` does): the canonical order of 1 and 10
+/// lines and a real Frappe create answer of 1 and 10 lines.
+fn json_scan(c: &mut Criterion) {
+    let cases: Vec<Case> = SPECS.iter().map(load).collect();
+    let mut texts = Vec::new();
+    for n in [1, 10] {
+        let order = serde_json::to_vec(&order_of(&cases[0].body, n)).expect("json");
+        texts.push((format!("order-{n}"), Bytes::from(order)));
+        let mut real = cases[0].answer.clone();
+        real.body = Bytes::from_static(include_bytes!("data/frappe-create-answer.json"));
+        let answer = grown(cases[0].name, &real, cases[0].grow, n);
+        texts.push((format!("frappe-answer-{n}"), answer.body));
+    }
+    let mut g = c.benchmark_group("json-scan");
+    for (name, bytes) in &texts {
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_with_input(BenchmarkId::new("jiter", name), bytes, |b, bytes| {
+            b.iter(|| jiter_walk(black_box(bytes)))
+        });
+        g.bench_with_input(BenchmarkId::new("serde_json", name), bytes, |b, bytes| {
+            b.iter(|| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(black_box(bytes)).expect("json")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, engine, json_scan);
 criterion_main!(benches);

@@ -841,6 +841,25 @@ mod tests {
             convert_in(json!("2026-11-23T00:07:19+00:00"), &read, Some(paris)).expect("ts"),
             json!("2026-11-23T00:07:19Z")
         );
+        // `%Z` writes the zone's abbreviation for that date, `%z` its offset.
+        let named = Convert::Timestamp {
+            parse: None,
+            format: TimePattern::new("%Y-%m-%d %H:%M %Z (%z)"),
+        };
+        assert_eq!(
+            convert_in(json!("2026-07-01T10:00:00Z"), &named, Some(paris)).expect("ts"),
+            json!("2026-07-01 12:00 CEST (+0200)")
+        );
+        assert_eq!(
+            convert_in(json!("2026-11-23T00:07:19Z"), &named, Some(paris)).expect("ts"),
+            json!("2026-11-23 01:07 CET (+0100)")
+        );
+        // A local time the clocks skipped is refused, naming the zone.
+        let err = convert_in(json!("2026-03-29 02:30:00"), &read, Some(paris)).expect_err("gap");
+        assert!(
+            err.contains("Europe/Paris") && err.contains("daylight-saving gap"),
+            "{err}"
+        );
     }
 
     #[test]
