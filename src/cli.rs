@@ -203,6 +203,10 @@ fn init_logging(
             .with_writer(std::io::stderr)
             .boxed(),
     };
+    // Log lines are events only (the access line carries the request's fields itself): the
+    // request and upstream spans are for the OTLP exporter. The log layer used to format every
+    // span's fields when it was made, whether a line would show them or not.
+    let fmt = fmt.with_filter(crate::telemetry::log::events_only());
     let registry = tracing_subscriber::registry().with(filter).with(fmt);
     #[cfg(feature = "otlp")]
     if let Some(endpoint) = otlp_endpoint {
@@ -217,7 +221,10 @@ fn init_logging(
             "--otlp-endpoint needs a build with the `otlp` feature (cargo build --features otlp)"
         );
     }
-    let _ = registry.try_init();
+    // No exporter: spans have no reader, and are not made at all (their call sites disabled).
+    let _ = registry
+        .with(crate::telemetry::log::events_only())
+        .try_init();
     Ok(None)
 }
 
