@@ -528,10 +528,8 @@ fn engine(c: &mut Criterion) {
         let tokens = TokenCache::default();
         let auth = auth_of(case, &rt, &tokens);
         let input = order_of(&case.body, 1);
-        let mut real = case.answer.clone();
-        real.body = Bytes::from_static(include_bytes!("data/frappe-create-answer.json"));
         for n in [1, 10, 100] {
-            let resp = grown(case.name, &real, case.grow, n);
+            let resp = frappe_answer(case, n);
             g.throughput(Throughput::Elements(n as u64));
             for (label, whole) in [("needed", false), ("whole", true)] {
                 g.bench_with_input(BenchmarkId::new(label, n), &resp, |b, resp| {
@@ -615,6 +613,14 @@ fn engine(c: &mut Criterion) {
     g.finish();
 }
 
+/// A Dokos create answer as a real Frappe server sends it (72 fields, 71 per line), its line
+/// list grown to `n` lines, in `case`'s recorded answer.
+fn frappe_answer(case: &Case, n: usize) -> UpstreamResponse {
+    let mut real = case.answer.clone();
+    real.body = Bytes::from_static(include_bytes!("data/frappe-create-answer.json"));
+    grown(case.name, &real, case.grow, n)
+}
+
 /// Walks a JSON text with jiter's pull parser as `codec::json` reads it (peek, then the
 /// known token; numbers as their bytes), building nothing: the reader's floor.
 fn jiter_walk(bytes: &[u8]) -> usize {
@@ -658,15 +664,12 @@ fn jiter_walk(bytes: &[u8]) -> usize {
 /// handed over as this build's `arbitrary_precision` does): the canonical order of 1 and 10
 /// lines and a real Frappe create answer of 1 and 10 lines.
 fn json_scan(c: &mut Criterion) {
-    let cases: Vec<Case> = SPECS.iter().map(load).collect();
+    let dokos = load(&SPECS[0]);
     let mut texts = Vec::new();
     for n in [1, 10] {
-        let order = serde_json::to_vec(&order_of(&cases[0].body, n)).expect("json");
+        let order = serde_json::to_vec(&order_of(&dokos.body, n)).expect("json");
         texts.push((format!("order-{n}"), Bytes::from(order)));
-        let mut real = cases[0].answer.clone();
-        real.body = Bytes::from_static(include_bytes!("data/frappe-create-answer.json"));
-        let answer = grown(cases[0].name, &real, cases[0].grow, n);
-        texts.push((format!("frappe-answer-{n}"), answer.body));
+        texts.push((format!("frappe-answer-{n}"), frappe_answer(&dokos, n).body));
     }
     let mut g = c.benchmark_group("json-scan");
     for (name, bytes) in &texts {

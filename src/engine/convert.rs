@@ -430,7 +430,13 @@ pub fn parse_time_in(
     if has_offset {
         return Ok(utc);
     }
-    tz.instant_of(&utc.naive_utc()).map_err(|e| match e {
+    tz.instant_of(&utc.naive_utc())
+        .map_err(|e| zone_error(text, tz, e))
+}
+
+/// Why the time `text` cannot be placed in `tz`.
+fn zone_error(text: &str, tz: &TimeZone, e: LocalError) -> ConvertError {
+    match e {
         LocalError::Gap => format!(
             "`{text}` does not exist in time zone {} (a daylight-saving gap)",
             tz.name()
@@ -439,7 +445,7 @@ pub fn parse_time_in(
             "`{text}` is outside the years time zone {} is known for",
             tz.name()
         ),
-    })
+    }
 }
 
 fn format_time_in(
@@ -452,13 +458,9 @@ fn format_time_in(
     let written = match zone {
         None => write!(out, "{}", dt.format_with_items(pattern.items.iter())),
         Some(tz) => {
-            let offset = tz.offset_at(dt).map_err(|_| {
-                format!(
-                    "`{}` is outside the years time zone {} is known for",
-                    dt.to_rfc3339(),
-                    tz.name()
-                )
-            })?;
+            let offset = tz
+                .offset_at(dt)
+                .map_err(|e| zone_error(&dt.to_rfc3339(), tz, e))?;
             let (date, time) = offset.local(dt);
             write!(
                 out,
