@@ -1,8 +1,9 @@
-//! A same-run baseline for `canonical/*`: the canonical create order read into Rust structs
+//! A same-run comparison for `canonical/*`: the canonical create order read into Rust structs
 //! that borrow from the body (serde derive, `Cow<str>`, exact `Decimal`s, enums), with the
-//! contract's checks that the types do not make (lengths, dates, patterns, bounds). It stands
-//! for the typed path issue 3 sketches; the gateway does not use it (its mappings select from
-//! any canonical field, `vendor_fields` included, so it reads a generic value). `totals`,
+//! contract's checks that the types do not make (lengths, dates, patterns, bounds): typed
+//! structs made by serde from the bytes. The gateway makes its typed structs
+//! (`canonical::order`) from the value the body is parsed into once, which its mappings'
+//! selectors read (they select any canonical field, `vendor_fields` included). `totals`,
 //! `payments`, line `attributes` and `vendor_fields` are skipped, not typed: the orders
 //! measured carry none of them.
 // What is measured is reading the fields into their types; not every field is looked at after.

@@ -2,6 +2,7 @@
 //! Knows no vendor.
 
 pub mod operation;
+pub mod order;
 pub mod problem;
 pub mod query;
 pub mod validate;

@@ -1,6 +1,10 @@
 //! Validation of canonical request bodies against the contract's JSON Schema
 //! (`schemas/order.schema.json`, embedded), plus the one rule a schema cannot say: every
 //! number must be an exact decimal the gateway can carry (28 significant digits).
+//!
+//! A body is first read into its typed struct (`order`), whose reading makes the same checks;
+//! the schema's validators run only for a body that reading refuses, to say where it breaks
+//! the contract.
 
 use std::sync::OnceLock;
 
@@ -9,8 +13,9 @@ use jsonschema::Validator;
 use crate::value::Schema;
 use crate::value::Value;
 
+use super::order::{OrderCreate, OrderUpdate, Payment};
 use super::problem::FieldError;
-use crate::engine::convert::to_decimal;
+use crate::engine::convert::parse_exact_decimal;
 
 pub const ORDER_SCHEMA: &str = include_str!("../../schemas/order.schema.json");
 pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
@@ -82,18 +87,14 @@ pub fn warm_up() {
 
 /// Every way `body` breaks the contract, with JSON pointers; empty when it is valid.
 pub fn validate(body: &Value, which: Body) -> Vec<FieldError> {
-    let v = validators();
-    let validator = match which {
-        Body::Create => &v.create,
-        Body::Update => &v.update,
-        Body::Payment => &v.payment,
-    };
-    // Most bodies are valid: the yes/no walks stop early and build no error or pointer; the
-    // walks that say where run only for a body that fails one of them.
-    let exact = all_exact(body);
-    if exact && validator.is_valid(body) {
+    // Most bodies are valid and read into their typed struct in one pass; the schema's yes/no
+    // walk answers for the few valid bodies that reading refuses (see `order`), and the walk
+    // that says where runs only for a body that breaks the contract.
+    if typed_accepts(body, which) || schema_accepts(body, which) {
         return Vec::new();
     }
+    let validator = validator(which);
+    let exact = all_exact(body);
     let mut errors: Vec<FieldError> = validator
         .iter_errors(body)
         .map(|e| FieldError {
@@ -107,6 +108,29 @@ pub fn validate(body: &Value, which: Body) -> Vec<FieldError> {
     errors.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     errors.dedup();
     errors
+}
+
+/// True when `body` reads into its typed struct, which makes the contract's checks.
+pub fn typed_accepts(body: &Value, which: Body) -> bool {
+    match which {
+        Body::Create => OrderCreate::read(body).is_some(),
+        Body::Update => OrderUpdate::read(body).is_some(),
+        Body::Payment => Payment::read_create(body).is_some(),
+    }
+}
+
+/// True when the contract's JSON Schema accepts `body` and its numbers are exact decimals.
+pub fn schema_accepts(body: &Value, which: Body) -> bool {
+    all_exact(body) && validator(which).is_valid(body)
+}
+
+fn validator(which: Body) -> &'static Validator<Schema> {
+    let v = validators();
+    match which {
+        Body::Create => &v.create,
+        Body::Update => &v.update,
+        Body::Payment => &v.payment,
+    }
 }
 
 /// The contract check of an operation's body, as the problem the client gets.
@@ -134,11 +158,11 @@ pub fn check_body(
 }
 
 /// True when every number in `v` is an exact decimal the gateway can carry.
-fn all_exact(v: &Value) -> bool {
+pub(super) fn all_exact(v: &Value) -> bool {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Number(_) if to_decimal(v).is_none() => return false,
+            Value::Number(n) if parse_exact_decimal(n.as_str()).is_none() => return false,
             Value::Array(items) => stack.extend(items),
             Value::Object(map) => stack.extend(map.values()),
             _ => {}
@@ -151,7 +175,7 @@ fn inexact_numbers(v: &Value, pointer: String, out: &mut Vec<FieldError>) {
     let mut stack = vec![(v, pointer)];
     while let Some((v, p)) = stack.pop() {
         match v {
-            Value::Number(_) if to_decimal(v).is_none() => out.push(FieldError {
+            Value::Number(n) if parse_exact_decimal(n.as_str()).is_none() => out.push(FieldError {
                 pointer: p,
                 message: "not representable as an exact decimal (at most 28 significant digits)"
                     .into(),
@@ -210,6 +234,29 @@ mod tests {
             errors.iter().any(|e| e.pointer == "/lines/0/unit_price"),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn numbers_a_decimal_would_round_are_refused() {
+        // 29 digits after the point, and 30 significant digits: a `Decimal` would round both.
+        for text in [
+            "0.10000000000000000000000000001",
+            "1.23456789012345678901234567891e2",
+        ] {
+            let mut o = order();
+            o["lines"][0]["unit_price"] = serde_json::from_str(text).expect("parses");
+            o["vendor_fields"] = json!({"weight": o["lines"][0]["unit_price"].clone()});
+            let errors = validate(&o, Body::Create);
+            let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+            assert_eq!(
+                pointers,
+                ["/lines/0/unit_price", "/vendor_fields/weight"],
+                "{text}"
+            );
+        }
+        let mut o = order();
+        o["lines"][0]["unit_price"] = serde_json::from_str("1.5e-3").expect("parses");
+        assert_eq!(validate(&o, Body::Create), vec![]);
     }
 
     #[test]

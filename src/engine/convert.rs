@@ -37,6 +37,18 @@ pub fn parse_decimal(text: &str) -> Option<Decimal> {
     }
 }
 
+/// A number's text as a decimal only when it is one exactly: none when its digits go beyond
+/// what a `Decimal` holds (where [`parse_decimal`] rounds). Canonical input must be exact.
+pub fn parse_exact_decimal(text: &str) -> Option<Decimal> {
+    match text.split_once(['e', 'E']) {
+        Some((base, _)) => {
+            Decimal::from_str_exact(base).ok()?;
+            Decimal::from_scientific(text).ok()
+        }
+        None => Decimal::from_str_exact(text).ok(),
+    }
+}
+
 /// The text `decimal_value(d, None)` writes for a JSON number written plainly (digits with an
 /// optional fraction, at most 28 digits, not negative zero): its trailing fraction zeros cut.
 /// `as: decimal` then passes the number on without making a `Decimal` of it and back.
