@@ -1445,10 +1445,12 @@ fn head_err(node: &Node, head: &str) -> LocError {
 
 fn regex(node: &Node) -> R<Regex> {
     let text = string(node, "regex")?;
-    // No one-pass DFA: for a Unicode class (`\w`) it holds megabytes per pattern, and these
-    // patterns read error messages, where the lazy DFA is fast enough.
+    // No DFA of any kind, only the NFA's own engines (the bounded backtracker, the PikeVM):
+    // these patterns read error messages and a few short fields, and a Unicode class (`\w`)
+    // costs a DFA megabytes (one-pass) or the reverse NFA the lazy DFA needs, ~20 KB a pattern
+    // (the seed mappings' patterns held 906 KB at idle with the lazy DFA, 383 KB without).
     Regex::builder()
-        .configure(RegexConfig::new().onepass(false))
+        .configure(RegexConfig::new().onepass(false).hybrid(false).dfa(false))
         .build(&text)
         .map_err(|e| node.err(format!("invalid regex `{text}`: {e}")))
 }
