@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 
 use crate::value::{Str, Value};
-use regex_automata::meta::{Config as RegexConfig, Regex};
 
 use super::convert::TimePattern;
 use super::plan::*;
@@ -1443,16 +1442,9 @@ fn head_err(node: &Node, head: &str) -> LocError {
     node.err(format!("internal: operator `{head}` has no compiler"))
 }
 
-fn regex(node: &Node) -> R<Regex> {
+fn regex(node: &Node) -> R<Pattern> {
     let text = string(node, "regex")?;
-    // No DFA of any kind, only the NFA's own engines (the bounded backtracker, the PikeVM):
-    // these patterns read error messages and a few short fields, and a Unicode class (`\w`)
-    // costs a DFA megabytes (one-pass) or the reverse NFA the lazy DFA needs, ~20 KB a pattern
-    // (the seed mappings' patterns held 906 KB at idle with the lazy DFA, 383 KB without).
-    Regex::builder()
-        .configure(RegexConfig::new().onepass(false).hybrid(false).dfa(false))
-        .build(&text)
-        .map_err(|e| node.err(format!("invalid regex `{text}`: {e}")))
+    Pattern::new(&text).map_err(|e| node.err(format!("invalid regex `{text}`: {e}")))
 }
 
 fn is_path_char(c: char) -> bool {
@@ -1655,6 +1647,22 @@ mod tests {
             e.contains("m.yaml:9:") && e.contains("not a canonical error code"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_bad_regex_names_its_line_and_a_good_one_is_built_when_used() {
+        let e = errors_of(&MINIMAL.replace(
+            "$got.body.id",
+            "{ capture: $got.body.id, regex: \"(unclosed\" }",
+        ));
+        assert!(
+            e.contains("m.yaml:7:") && e.contains("invalid regex `(unclosed`"),
+            "{e}"
+        );
+        let p = Pattern::new(r"^(\w+):").expect("a pattern");
+        let re = p.regex().expect("built");
+        assert!(re.is_match("Größe: 3"));
+        assert!(std::ptr::eq(re, p.regex().expect("built")), "built once");
     }
 
     #[test]

@@ -541,6 +541,9 @@ impl<'m> Evaluator<'m> {
                 let Some(text) = scalar_str(&v) else {
                     return Ok(None);
                 };
+                let Some(re) = re.regex() else {
+                    return Ok(None);
+                };
                 let group = usize::from(re.captures_len() > 1);
                 let mut caps = re.create_captures();
                 re.captures(text, &mut caps);
@@ -1322,9 +1325,9 @@ impl<'m> Evaluator<'m> {
             Predicate::Ge(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_ge()),
             Predicate::Lt(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_lt()),
             Predicate::Le(a, b) => cmp(ev(a)?, ev(b)?, |o| o.is_le()),
-            Predicate::Matches(a, re) => {
-                ev(a)?.is_some_and(|v| scalar_str(&v).is_some_and(|t| re.is_match(t)))
-            }
+            Predicate::Matches(a, re) => ev(a)?.is_some_and(|v| {
+                scalar_str(&v).is_some_and(|t| re.regex().is_some_and(|re| re.is_match(t)))
+            }),
             Predicate::Not(inner) => !self.test_depth(inner, s, depth)?,
             Predicate::All(items) => {
                 for i in items {
