@@ -28,8 +28,8 @@ pub enum Body {
     Payment,
 }
 
-/// The embedded contract; the tests check that it parses and compiles, so a failure to is a
-/// bug.
+/// The embedded contract. The tests parse it and build its three validators, so a failure
+/// here is a bug.
 fn order_schema() -> serde_json::Value {
     serde_json::from_str(ORDER_SCHEMA).expect("embedded order schema is JSON")
 }
