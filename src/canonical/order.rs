@@ -170,7 +170,7 @@ impl<'a> OrderCreate<'a> {
     pub fn read(body: &'a Value) -> Option<OrderCreate<'a>> {
         let mut o = OrderCreate::default();
         let (mut customer, mut lines) = (false, false);
-        for (name, v) in object(body)? {
+        for (name, v) in body.as_object()? {
             match name.as_str() {
                 "external_ref" => o.external_ref = Some(text(v, REFERENCE)?),
                 "status" => o.status = Some(OrderStatus::read(v)?),
@@ -207,7 +207,7 @@ impl<'a> OrderUpdate<'a> {
     /// does).
     pub fn read(body: &'a Value) -> Option<OrderUpdate<'a>> {
         let mut u = OrderUpdate::default();
-        let members = object(body)?;
+        let members = body.as_object()?;
         if members.is_empty() {
             return None;
         }
@@ -231,7 +231,7 @@ impl<'a> Customer<'a> {
     fn read(v: &'a Value) -> Option<Customer<'a>> {
         let mut c = Customer::default();
         let mut id = false;
-        for (name, v) in object(v)? {
+        for (name, v) in v.as_object()? {
             match name.as_str() {
                 "id" => {
                     c.id = text(v, SHORT)?;
@@ -251,7 +251,7 @@ impl<'a> Customer<'a> {
 impl<'a> Address<'a> {
     fn read(v: &'a Value) -> Option<Address<'a>> {
         let mut a = Address::default();
-        for (name, v) in object(v)? {
+        for (name, v) in v.as_object()? {
             let field = match name.as_str() {
                 "country" => {
                     a.country = Some(upper_code(v, 2)?);
@@ -278,7 +278,7 @@ impl<'a> Line<'a> {
     fn read(v: &'a Value) -> Option<Line<'a>> {
         let mut l = Line::default();
         let mut quantity = false;
-        for (name, v) in object(v)? {
+        for (name, v) in v.as_object()? {
             match name.as_str() {
                 "kind" => l.kind = Some(LineKind::read(v)?),
                 "product_id" => l.product_id = Some(text(v, SHORT)?),
@@ -292,9 +292,8 @@ impl<'a> Line<'a> {
                 "unit" => l.unit = Some(text(v, SHORT)?),
                 "unit_price" => l.unit_price = Some(at_least_zero(v)?),
                 "discount_percent" => {
-                    let d = at_least_zero(v)?;
-                    l.discount_percent = (d <= Decimal::ONE_HUNDRED).then_some(d);
-                    l.discount_percent?;
+                    let d = at_least_zero(v).filter(|d| *d <= Decimal::ONE_HUNDRED)?;
+                    l.discount_percent = Some(d);
                 }
                 "tax_code" => l.tax_code = Some(text(v, SHORT)?),
                 "tax_rate" => l.tax_rate = Some(at_least_zero(v)?),
@@ -315,7 +314,7 @@ impl<'a> Line<'a> {
 impl Totals {
     fn read(v: &Value) -> Option<Totals> {
         let mut t = Totals::default();
-        for (name, v) in object(v)? {
+        for (name, v) in v.as_object()? {
             let field = match name.as_str() {
                 "net" => &mut t.net,
                 "tax" => &mut t.tax,
@@ -335,7 +334,7 @@ impl<'a> Payment<'a> {
     fn read(v: &'a Value) -> Option<Payment<'a>> {
         let mut p = Payment::default();
         let mut amount = false;
-        for (name, v) in object(v)? {
+        for (name, v) in v.as_object()? {
             match name.as_str() {
                 "method" => p.method = Some(text(v, SHORT)?),
                 "amount" => {
@@ -404,10 +403,6 @@ impl LineKind {
     }
 }
 
-fn object(v: &Value) -> Option<&Map> {
-    v.as_object()
-}
-
 /// An array of `min..=MAX_ITEMS` items, each read by `read`.
 fn items<'a, T>(v: &'a Value, min: usize, read: fn(&'a Value) -> Option<T>) -> Option<Vec<T>> {
     let items = v.as_array()?;
@@ -419,8 +414,12 @@ fn items<'a, T>(v: &'a Value, min: usize, read: fn(&'a Value) -> Option<T>) -> O
 
 /// A string of at most `max` characters (code points, as JSON Schema counts them).
 fn text(v: &Value, max: usize) -> Option<&str> {
-    let s = v.as_str()?;
-    (s.len() <= max || s.chars().count() <= max).then_some(s)
+    v.as_str().filter(|s| short(s, max))
+}
+
+/// At most `max` characters; the bytes answer first when they are few enough.
+fn short(s: &str, max: usize) -> bool {
+    s.len() <= max || s.chars().count() <= max
 }
 
 /// `^[A-Z]{n}$`: a currency or country code.
@@ -449,16 +448,14 @@ fn above_zero(v: &Value) -> Option<Decimal> {
 
 /// An object of any members whose numbers are all exact decimals (`vendor_fields`).
 fn free_object(v: &Value) -> Option<&Map> {
-    super::validate::all_exact(v).then_some(())?;
-    v.as_object()
+    v.as_object().filter(|_| super::validate::all_exact(v))
 }
 
 /// A line's `attributes`: names and values of at most 255 characters.
 fn attributes(v: &Value) -> Option<&Map> {
     let map = v.as_object()?;
     for (name, v) in map {
-        let short_name = name.len() <= SHORT || name.chars().count() <= SHORT;
-        if !short_name {
+        if !short(name, SHORT) {
             return None;
         }
         text(v, SHORT)?;
