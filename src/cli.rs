@@ -187,6 +187,7 @@ fn init_logging(
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let fmt = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_timer(crate::telemetry::log::LineTime)
             .json()
             .flatten_event(true)
             .with_writer(std::io::stderr)
@@ -194,10 +195,12 @@ fn init_logging(
         // Colours on a terminal; elsewhere the same text without the styling machinery.
         LogFormat::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
             tracing_subscriber::fmt::layer()
+                .with_timer(crate::telemetry::log::LineTime)
                 .with_writer(std::io::stderr)
                 .boxed()
         }
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_timer(crate::telemetry::log::LineTime)
             .with_ansi(false)
             .fmt_fields(crate::telemetry::log::plain_fields())
             .with_writer(std::io::stderr)
