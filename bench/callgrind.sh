@@ -14,7 +14,8 @@
 # in all and in the main phases (inclusive), and leaves the profile in OUT for
 # callgrind_annotate. Environment: VENDOR (dokos; mrdoc-xml, valomnia), SECS (15), TARGET
 # (gateway; bare), BIN (target/profiling/ordergate, or target/release/examples/bare_proxy), OUT
-# (/tmp/ordergate.cg).
+# (/tmp/ordergate.cg), VGARGS (more valgrind options, e.g. --toggle-collect=FUNCTION to count
+# one phase alone).
 set -euo pipefail
 VENDOR=${VENDOR:-dokos}
 SECS=${SECS:-15}
@@ -47,11 +48,11 @@ start_upstream
 GW=$(free_port)
 if [[ $TARGET == gateway ]]; then
     url=http://127.0.0.1:$GW/v1/connections/$VENDOR/orders
-    ORDERGATE_LOG=info valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no \
+    ORDERGATE_LOG=info valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no ${VGARGS:-} \
         "$BIN" serve --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" >"$TMP/gw.log" 2>&1 &
 else
     url=http://127.0.0.1:$GW${VPATH[$VENDOR]}
-    valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no \
+    valgrind --tool=callgrind --callgrind-out-file="$OUT" --dump-instr=no ${VGARGS:-} \
         "$BIN" "127.0.0.1:$GW" "http://127.0.0.1:$UP" >"$TMP/gw.log" 2>&1 &
 fi
 VG=$!

@@ -12,10 +12,14 @@
 #    canonical creates for a JSON (Dokos), an XML (Mr.Doc XML) and a form (Valomnia) vendor on
 #    an nginx stand-in ERP (bench/rig.sh), TRAIN_SECS (5) seconds each with wrk, and a stop by
 #    SIGTERM (the counts are written when the process exits);
+#    then starts it once more and stops it with no request (the code a start runs);
 # 3. merges the counts with the toolchain's llvm-profdata (rustup component llvm-tools,
-#    installed when missing);
-# 4. builds target/pgo/release/ordergate with -Cprofile-use (the counts are kept in
-#    target/pgo/ordergate.profdata) and checks it passes the golden fixtures.
+#    installed when missing), and orders the functions for the linker (bench/link-order.py:
+#    the request path, then the start's code, each in one run of pages);
+# 4. builds target/pgo/release/ordergate with -Cprofile-use and that order (lld's
+#    --symbol-ordering-file, rustc's default linker on Linux; the counts and the order are kept
+#    in target/pgo/ordergate.profdata and target/pgo/ordergate.order) and checks it passes the
+#    golden fixtures.
 # Instrumented counts go stale as the code changes: the script trains again at every build.
 # Environment: TRAIN_SECS (5), CARGO_TARGET_DIR (target).
 set -euo pipefail
@@ -69,7 +73,7 @@ tail -1 "$TMP/fixtures.out" >&2
 start_upstream
 GW=$(free_port)
 ORDERGATE_LOG=info "$GEN_BIN" serve --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" \
-    >"$TMP/gw.log" 2>&1 &
+    --admin "127.0.0.1:$(free_port)" >"$TMP/gw.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")
 wait_port "$GW"
@@ -83,15 +87,35 @@ done
 kill -TERM "$GW_PID"
 wait "$GW_PID" || die "the instrumented gateway did not stop cleanly"
 
+say "training: a start with no request"
+START_COUNTS=$GEN_DIR/start-counts
+rm -rf "$START_COUNTS"
+GW=$(free_port)
+LLVM_PROFILE_FILE=$START_COUNTS/start-%p.profraw ORDERGATE_LOG=info "$GEN_BIN" serve \
+    --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" --admin "127.0.0.1:$(free_port)" \
+    >"$TMP/gw-start.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_port "$GW"
+sleep 1
+kill -TERM "$GW_PID"
+wait "$GW_PID" || die "the instrumented gateway did not stop cleanly after its start"
+
 # ---- 3. the counts merged --------------------------------------------------------------------
 compgen -G "$COUNTS/*.profraw" >/dev/null || die "the training wrote no counts in $COUNTS"
 "$PROFDATA" merge -o "$TMP/merged.profdata" "$COUNTS"
 mkdir -p "$TARGET_DIR/pgo"
 cp "$TMP/merged.profdata" "$TARGET_DIR/pgo/ordergate.profdata"
+compgen -G "$START_COUNTS/*.profraw" >/dev/null || die "the start wrote no counts in $START_COUNTS"
+"$PROFDATA" merge -o "$TMP/start.profdata" "$START_COUNTS"
+ORDER=$TARGET_DIR/pgo/ordergate.order
+python3 "$BENCH/link-order.py" "$PROFDATA" "$TARGET_DIR/pgo/ordergate.profdata" \
+    "$TMP/start.profdata" >"$ORDER"
 
 # ---- 4. the optimized binary -----------------------------------------------------------------
 say "building target/pgo/release/ordergate with the counts"
-(cd "$ROOT" && RUSTFLAGS="-Cprofile-use=$TARGET_DIR/pgo/ordergate.profdata" \
+(cd "$ROOT" && RUSTFLAGS="-Cprofile-use=$TARGET_DIR/pgo/ordergate.profdata \
+-Clink-arg=-Wl,--symbol-ordering-file=$ORDER -Clink-arg=-Wl,--no-warn-symbol-ordering" \
     cargo build --release --locked --quiet --bin ordergate --target "$HOST" --target-dir "$TARGET_DIR/pgo")
 mkdir -p "$TARGET_DIR/pgo/release"
 cp "$TARGET_DIR/pgo/$HOST/release/ordergate" "$TARGET_DIR/pgo/release/ordergate"
