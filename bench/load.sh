@@ -199,6 +199,19 @@ GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 write_gateway_conf "$TMP/gw" "$UP_PORT"
 
+# Each of our binaries is started as it is once installed: read from the disk by its first
+# start, not from the pages the build just wrote. A file written moments ago sits in the page
+# cache in the large pieces its writes made, and a process that touches one page of a piece
+# maps all of it: ~0.4-0.8 MB more resident at idle for the same code (step 17).
+python3 - "$BIN" ${COMPARE_BIN:+"$COMPARE_BIN"} "$BARE" <<'PY'
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+PY
+
 "$NGINX" -t -q -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' || die "upstream config"
 "$NGINX" -t -q -p "$TMP/proxy" -c "$TMP/proxy/nginx.conf" -g 'daemon off;' || die "proxy config"
 

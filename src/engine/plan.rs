@@ -500,11 +500,12 @@ impl Template {
     }
 }
 
-/// A mapping's regular expression (`capture`, `matches`): built once when the mapping is
-/// compiled, so a bad pattern fails there with its `file:line`, then dropped, and built again
-/// the first time a request uses it. Most patterns read vendors' error messages, which most
-/// gateways rarely see: an NFA of a Unicode class (`\w`) is ~15 KB that an idle gateway need
-/// not hold.
+/// A mapping's regular expression (`capture`, `matches`): its syntax checked when the mapping is
+/// compiled, so a bad pattern fails there with its `file:line`, and the regex built the first
+/// time a request uses it. Most patterns read vendors' error messages, which most gateways
+/// rarely see: an idle gateway need not hold their NFAs (~15 KB for a Unicode class, `\w`),
+/// nor the ~0.8 MB that building them all at load, only to check them, left with the allocator
+/// (the NFA compiler's tables for Unicode classes; step 17 of BENCHMARKS.md).
 #[derive(Debug)]
 pub struct Pattern {
     text: Box<str>,
@@ -512,20 +513,28 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// The pattern, checked by building it.
-    pub fn new(text: &str) -> Result<Pattern, Box<BuildError>> {
-        build_regex(text)?;
+    /// The pattern, checked by the parser the regex engine itself uses (with the same syntax
+    /// configuration): what is left to fail when it is built is only its size (an NFA over 10
+    /// MB), which no pattern of a few dozen characters reaches.
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        regex_automata::util::syntax::parse(text).map_err(|e| e.to_string())?;
         Ok(Pattern {
             text: text.into(),
             built: OnceLock::new(),
         })
     }
 
-    /// The regex, built on first use. It built when the mapping was compiled, from the same
-    /// text and configuration; were it to fail now, the pattern matches nothing.
+    /// The regex, built on first use; a pattern that cannot be built (too large) matches
+    /// nothing, and says so once in the log.
     pub fn regex(&self) -> Option<&Regex> {
         self.built
-            .get_or_init(|| build_regex(&self.text).ok())
+            .get_or_init(|| {
+                build_regex(&self.text)
+                    .inspect_err(|e| {
+                        tracing::warn!(pattern = %self.text, error = %e, "a mapping's regex cannot be built; it matches nothing");
+                    })
+                    .ok()
+            })
             .as_ref()
     }
 }
@@ -539,4 +548,37 @@ fn build_regex(text: &str) -> Result<Regex, Box<BuildError>> {
         .configure(RegexConfig::new().onepass(false).hybrid(false).dfa(false))
         .build(text)
         .map_err(Box::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check at load and the build at first use agree: what the parser refuses the engine
+    /// refuses, what it accepts the engine builds.
+    #[test]
+    fn a_pattern_checked_at_load_is_one_the_engine_builds() {
+        for text in [
+            r"^(\w+):",
+            r"\]: (\w+)$",
+            r"^[\w.]+: (.*)$",
+            r"\p{Greek}+",
+            r"(?P<code>[A-Z]{3})-\d{2,4}",
+            r"[[:alpha:]]+\b",
+            r"(?i)error|warn",
+            r"(unclosed",
+            r"a{2,1}",
+            r"(?=lookahead)",
+            r"\p{NoSuchClass}",
+            r"[z-a]",
+            r"\",
+        ] {
+            assert_eq!(
+                Pattern::new(text).is_ok(),
+                build_regex(text).is_ok(),
+                "{text}"
+            );
+        }
+        assert!(Pattern::new(r"(unclosed").is_err());
+    }
 }
