@@ -17,9 +17,9 @@
 #    installed when missing), and orders the functions for the linker (bench/link-order.py:
 #    the request path, then the start's code, each in one run of pages);
 # 4. builds target/pgo/release/ordergate with -Cprofile-use and that order (lld's
-#    --symbol-ordering-file, rustc's default linker on Linux; the counts and the order are kept
-#    in target/pgo/ordergate.profdata and target/pgo/ordergate.order) and checks it passes the
-#    golden fixtures.
+#    --symbol-ordering-file; lld is rustc's default linker on x86-64 Linux, elsewhere the order
+#    is left out; the counts and the order are kept in target/pgo/ordergate.profdata and
+#    target/pgo/ordergate.order) and checks it passes the golden fixtures.
 # Instrumented counts go stale as the code changes: the script trains again at every build.
 # Environment: TRAIN_SECS (5), CARGO_TARGET_DIR (target).
 set -euo pipefail
@@ -111,11 +111,18 @@ compgen -G "$START_COUNTS/*.profraw" >/dev/null || die "the start wrote no count
 ORDER=$TARGET_DIR/pgo/ordergate.order
 python3 "$BENCH/link-order.py" "$PROFDATA" "$TARGET_DIR/pgo/ordergate.profdata" \
     "$TMP/start.profdata" >"$ORDER"
+# lld takes the order; it is rustc's default linker on x86-64 Linux only, and the GNU linker
+# other hosts use has no such option: there the binary keeps the linker's own order.
+LINK_ORDER=""
+if [[ $HOST == x86_64-unknown-linux-gnu ]]; then
+    LINK_ORDER="-Clink-arg=-Wl,--symbol-ordering-file=$ORDER -Clink-arg=-Wl,--no-warn-symbol-ordering"
+else
+    say "$HOST: no link order (lld is not the default linker here)"
+fi
 
 # ---- 4. the optimized binary -----------------------------------------------------------------
 say "building target/pgo/release/ordergate with the counts"
-(cd "$ROOT" && RUSTFLAGS="-Cprofile-use=$TARGET_DIR/pgo/ordergate.profdata \
--Clink-arg=-Wl,--symbol-ordering-file=$ORDER -Clink-arg=-Wl,--no-warn-symbol-ordering" \
+(cd "$ROOT" && RUSTFLAGS="-Cprofile-use=$TARGET_DIR/pgo/ordergate.profdata $LINK_ORDER" \
     cargo build --release --locked --quiet --bin ordergate --target "$HOST" --target-dir "$TARGET_DIR/pgo")
 mkdir -p "$TARGET_DIR/pgo/release"
 cp "$TARGET_DIR/pgo/$HOST/release/ordergate" "$TARGET_DIR/pgo/release/ordergate"

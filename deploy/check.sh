@@ -134,7 +134,7 @@ if os.path.exists(os.path.join(root, "build.rs")):
     needed.add("build.rs")
 # A profile-guided build trains on the load rig: its scripts, orders and recorded answers.
 if "bench/pgo.sh" in text:
-    needed |= {"bench/pgo.sh", "bench/rig.sh"}
+    needed |= {"bench/pgo.sh", "bench/rig.sh", "bench/link-order.py"}
     for sub in ("orders", "upstream"):
         for f in os.listdir(os.path.join(root, "bench", sub)):
             needed.add(f"bench/{sub}/{f}")
@@ -156,10 +156,12 @@ EOF
 )
 if [ -z "$out" ]; then pass "Dockerfile and .dockerignore"; else fail "Dockerfile and .dockerignore" "$out"; fi
 # The image's profile-guided build runs these scripts: they must at least parse.
-if out=$(bash -n "$ROOT/bench/pgo.sh" 2>&1 && bash -n "$ROOT/bench/rig.sh" 2>&1); then
-  pass "bench/pgo.sh and bench/rig.sh parse"
+if out=$(bash -n "$ROOT/bench/pgo.sh" 2>&1 && bash -n "$ROOT/bench/rig.sh" 2>&1 &&
+  python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' \
+    "$ROOT/bench/link-order.py" 2>&1); then
+  pass "bench/pgo.sh, bench/rig.sh and bench/link-order.py parse"
 else
-  fail "bench/pgo.sh and bench/rig.sh parse" "$out"
+  fail "bench/pgo.sh, bench/rig.sh and bench/link-order.py parse" "$out"
 fi
 
 # ---------------------------------------------------------------------------------------------
