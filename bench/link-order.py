@@ -25,7 +25,7 @@ import re
 import subprocess
 import sys
 
-# Executed at least this often in the training (~100,000 requests): the request path.
+# Executed at least this often in the training (~120,000 requests): the request path.
 HOT = 1000
 
 
