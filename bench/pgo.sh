@@ -70,13 +70,26 @@ say "training: the golden fixtures"
 }
 tail -1 "$TMP/fixtures.out" >&2
 
+# Starts the instrumented gateway on the rig's config and free ports (GW, GW_PID); the
+# arguments after the log are environment assignments (where its counts go, say).
+serve_instrumented() { # log, NAME=VALUE...
+    local log=$1
+    shift
+    GW=$(free_port)
+    env "$@" ORDERGATE_LOG=info "$GEN_BIN" serve --config "$TMP/gw/ordergate.yaml" \
+        --listen "127.0.0.1:$GW" --admin "127.0.0.1:$(free_port)" >"$log" 2>&1 &
+    GW_PID=$!
+    PIDS+=("$GW_PID")
+    wait_port "$GW"
+}
+# Stops it by SIGTERM: the counts are written as it exits.
+stop_instrumented() {
+    kill -TERM "$GW_PID"
+    wait "$GW_PID" || die "the instrumented gateway did not stop cleanly"
+}
+
 start_upstream
-GW=$(free_port)
-ORDERGATE_LOG=info "$GEN_BIN" serve --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" \
-    --admin "127.0.0.1:$(free_port)" >"$TMP/gw.log" 2>&1 &
-GW_PID=$!
-PIDS+=("$GW_PID")
-wait_port "$GW"
+serve_instrumented "$TMP/gw.log"
 write_post_lua "$TMP/post.lua"
 for v in dokos mrdoc-xml valomnia; do
     ORDER_FILE=$BENCH/orders/$v.json wrk -t1 -c8 -d"${TRAIN_SECS}s" -s "$TMP/post.lua" \
@@ -84,22 +97,14 @@ for v in dokos mrdoc-xml valomnia; do
     requests=$(wrk_requests "$TMP/wrk.out" "$TMP/gw.log")
     say "training: $requests $v creates"
 done
-kill -TERM "$GW_PID"
-wait "$GW_PID" || die "the instrumented gateway did not stop cleanly"
+stop_instrumented
 
 say "training: a start with no request"
 START_COUNTS=$GEN_DIR/start-counts
 rm -rf "$START_COUNTS"
-GW=$(free_port)
-LLVM_PROFILE_FILE=$START_COUNTS/start-%p.profraw ORDERGATE_LOG=info "$GEN_BIN" serve \
-    --config "$TMP/gw/ordergate.yaml" --listen "127.0.0.1:$GW" --admin "127.0.0.1:$(free_port)" \
-    >"$TMP/gw-start.log" 2>&1 &
-GW_PID=$!
-PIDS+=("$GW_PID")
-wait_port "$GW"
+serve_instrumented "$TMP/gw-start.log" "LLVM_PROFILE_FILE=$START_COUNTS/start-%p.profraw"
 sleep 1
-kill -TERM "$GW_PID"
-wait "$GW_PID" || die "the instrumented gateway did not stop cleanly after its start"
+stop_instrumented
 
 # ---- 3. the counts merged --------------------------------------------------------------------
 compgen -G "$COUNTS/*.profraw" >/dev/null || die "the training wrote no counts in $COUNTS"
