@@ -212,17 +212,31 @@ pub fn convert_cow<'a>(
     how: &Convert,
     zone: Option<&TimeZone>,
 ) -> Result<Cow<'a, Value>, ConvertError> {
-    // The commonest conversion (`as: decimal` of a JSON number) read once: passed on when
-    // normalized already, else cut to its normalized text, without a copy of the value first.
-    if let (Convert::Decimal(None), Value::Number(n)) = (how, v.as_ref())
-        && let Some(t) = plain_normalized(n.as_str())
-    {
-        if t.len() == n.as_str().len() {
-            return Ok(v);
+    // The commonest conversions read once, without a copy of the value first: `as: decimal`
+    // of a JSON number (passed on when normalized already, else cut to its normalized text),
+    // and of a number written plainly as text (XML answers' numbers), as `converted` does.
+    match (how, v.as_ref()) {
+        (Convert::Decimal(None), Value::Number(n)) => {
+            if let Some(t) = plain_normalized(n.as_str()) {
+                if t.len() == n.as_str().len() {
+                    return Ok(v);
+                }
+                if let Some(n) = Number::from_json_text(t) {
+                    return Ok(Cow::Owned(Value::Number(n)));
+                }
+            }
         }
-        if let Some(n) = Number::from_json_text(t) {
-            return Ok(Cow::Owned(Value::Number(n)));
+        (Convert::Decimal(None), Value::String(text)) => {
+            if let Some(n) = plain_normalized(text).and_then(Number::from_json_text) {
+                return Ok(Cow::Owned(Value::Number(n)));
+            }
         }
+        (Convert::Integer, Value::String(text)) if plain_integer(text) => {
+            if let Some(n) = Number::from_json_text(text) {
+                return Ok(Cow::Owned(Value::Number(n)));
+            }
+        }
+        _ => {}
     }
     if unchanged(&v, how, zone) {
         return Ok(v);

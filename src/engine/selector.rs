@@ -279,7 +279,23 @@ fn fan_out<'v>(
 ) -> Vec<(&'v Value, String)> {
     let mut nodes = vec![(value, String::new())];
     for picks in segments {
-        let mut next = Vec::new();
+        // Room for every match at once: a key or an index picks at most one per node, `*` all
+        // of a node's members or elements.
+        let room = picks
+            .iter()
+            .map(|pick| match pick {
+                Pick::All => nodes
+                    .iter()
+                    .map(|(node, _)| match node {
+                        Value::Object(map) => map.len(),
+                        Value::Array(items) => items.len(),
+                        _ => 0,
+                    })
+                    .sum(),
+                _ => nodes.len(),
+            })
+            .sum();
+        let mut next = Vec::with_capacity(room);
         for pick in picks {
             for (node, at) in &nodes {
                 let mut push = |v: &'v Value, step: At<'_>| {

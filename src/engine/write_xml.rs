@@ -4,12 +4,10 @@
 //! `compact`, literal arrays), `if` and named templates are written as they are walked;
 //! anything else is evaluated and written by the codec.
 
-use quick_xml::Writer;
-
 use super::eval::{Evaluator, Scope, WalkMember};
 use super::plan::{ObjectKey, Template, XmlOptions};
 use super::render::RenderError;
-use crate::codec::xml;
+use crate::codec::xml::{self, XmlWriter};
 
 impl Evaluator<'_> {
     /// The XML document of `t` under the mapping's root element (an empty root when absent).
@@ -20,16 +18,17 @@ impl Evaluator<'_> {
         opts: &XmlOptions,
     ) -> Result<Vec<u8>, RenderError> {
         self.begin();
-        let mut w = xml::writer(opts)?;
+        let mut w = XmlWriter::new(opts);
         let mut element = Element {
             w: &mut w,
             opts,
             depth: 0,
         };
         if !self.write_element(&mut element, &opts.root, t, s, 0)? {
-            xml::write_empty(&mut w, xml::start(&opts.root, 0)?)?;
+            w.open(&opts.root, 0)?;
+            w.empty_done();
         }
-        Ok(w.into_inner())
+        Ok(w.into_bytes())
     }
 
     /// Writes element `name` holding `t`; false (nothing written) when `t` is absent.
@@ -49,7 +48,7 @@ impl Evaluator<'_> {
         if let Template::Merge(_) = t
             && let Some(walk) = self.object_walk(t, s, use_depth)
         {
-            let mut start = xml::start(name, e.depth)?;
+            e.w.open(name, e.depth)?;
             walk.members(|m| {
                 let Some(attr) = m.key().strip_prefix('@') else {
                     return Ok(false);
@@ -57,10 +56,10 @@ impl Evaluator<'_> {
                 let Some(v) = self.member_value(&m, s)? else {
                     return Ok(false);
                 };
-                xml::push_attribute(&mut start, attr, &v)?;
+                e.w.attribute(attr, &v)?;
                 Ok::<_, RenderError>(true)
             })?;
-            xml::write_start(e.w, start)?;
+            e.w.start_done();
             e.depth += 1;
             walk.members(|m| {
                 let key = m.key();
@@ -77,14 +76,14 @@ impl Evaluator<'_> {
                     return Ok(false);
                 };
                 if key == "#text" {
-                    xml::write_text(e.w, &v)?;
+                    e.w.text(&v);
                 } else {
                     xml::write_element(e.w, key, &v, e.opts, e.depth)?;
                 }
                 Ok::<_, RenderError>(true)
             })?;
             e.depth -= 1;
-            xml::write_end(e.w, name)?;
+            e.w.end(name);
             return Ok(true);
         }
         match t {
@@ -93,7 +92,7 @@ impl Evaluator<'_> {
                     .iter()
                     .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
             {
-                let mut start = xml::start(name, e.depth)?;
+                e.w.open(name, e.depth)?;
                 for (key, value) in fields {
                     let ObjectKey::Literal(key) = key else {
                         continue;
@@ -101,10 +100,10 @@ impl Evaluator<'_> {
                     if let Some(attr) = key.strip_prefix('@')
                         && let Some(v) = self.eval_depth(value, s, use_depth)?
                     {
-                        xml::push_attribute(&mut start, attr, &v)?;
+                        e.w.attribute(attr, &v)?;
                     }
                 }
-                xml::write_start(e.w, start)?;
+                e.w.start_done();
                 e.depth += 1;
                 for (key, value) in fields {
                     let ObjectKey::Literal(key) = key else {
@@ -115,14 +114,14 @@ impl Evaluator<'_> {
                     }
                     if key.as_str() == "#text" {
                         if let Some(v) = self.eval_depth(value, s, use_depth)? {
-                            xml::write_text(e.w, &v)?;
+                            e.w.text(&v);
                         }
                         continue;
                     }
                     self.write_element(e, key, value, s, use_depth)?;
                 }
                 e.depth -= 1;
-                xml::write_end(e.w, name)?;
+                e.w.end(name);
                 Ok(true)
             }
             Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
@@ -149,10 +148,10 @@ impl Evaluator<'_> {
         s: &Scope<'_>,
         use_depth: usize,
     ) -> Result<bool, RenderError> {
-        let mark = e.w.get_ref().len();
-        let mut start = xml::start(name, e.depth)?;
-        xml::push_list_attribute(&mut start, e.opts);
-        xml::write_start(e.w, start)?;
+        let mark = e.w.len();
+        e.w.open(name, e.depth)?;
+        e.w.list_attribute(e.opts);
+        e.w.start_done();
         e.depth += 1;
         let item = e.opts.item.as_str();
         let mut any = false;
@@ -160,7 +159,8 @@ impl Evaluator<'_> {
             Template::Array(items) => {
                 for i in items {
                     if !self.write_element(e, item, i, s, use_depth)? {
-                        xml::write_empty(e.w, xml::start(item, e.depth)?)?;
+                        e.w.open(item, e.depth)?;
+                        e.w.empty_done();
                     }
                 }
                 true
@@ -182,17 +182,17 @@ impl Evaluator<'_> {
         };
         e.depth -= 1;
         if !keep {
-            e.w.get_mut().truncate(mark);
+            e.w.truncate(mark);
             return Ok(false);
         }
-        xml::write_end(e.w, name)?;
+        e.w.end(name);
         Ok(true)
     }
 }
 
 /// The writer and where it is in the document.
 struct Element<'w> {
-    w: &'w mut Writer<Vec<u8>>,
+    w: &'w mut XmlWriter,
     opts: &'w XmlOptions,
     /// Nesting of the element being written (the codec's depth limit applies).
     depth: usize,
