@@ -386,15 +386,20 @@ mod tests {
 
     #[test]
     fn strings_without_escapes_are_places_in_the_body() {
-        let body = Bytes::from_static(br#"{"a": "plain", "b": "esc\"aped", "c": ["x", ""]}"#);
+        let body = Bytes::from_static(
+            br#"{"a": "a plain text of some thirty bytes", "b": "esc\"aped", "c": ["another text longer than 24", "", "short"]}"#,
+        );
         let v = super::parse(&body).expect("JSON");
         let in_body = |v: &Value| {
             let Value::String(s) = v else { return false };
             s.is_shared() && body.as_ptr_range().contains(&s.as_ptr())
         };
         assert!(in_body(&v["a"]) && in_body(&v["c"][0]), "{v}");
-        assert_eq!(v["a"], "plain");
+        assert_eq!(v["a"], "a plain text of some thirty bytes");
         assert_eq!(v["c"][1], "");
+        // A string of 24 bytes at most is copied in place (`Str::in_body`).
+        assert!(!in_body(&v["c"][2]));
+        assert_eq!(v["c"][2], "short");
         // An escaped string is unescaped into its own text.
         assert!(!in_body(&v["b"]));
         assert_eq!(v["b"], "esc\"aped");

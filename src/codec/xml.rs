@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn one_piece_texts_and_attributes_are_places_in_the_body() {
         let body = Bytes::from_static(
-            b"<root id=\"7\" note=\"a&amp;b\"><a> plain </a><b>x &amp; y</b><c>l1\r\nl2</c><d><![CDATA[z]]></d></root>",
+            b"<root id=\"7-and-more-than-24-bytes-long\" note=\"a&amp;b\"><a> a plain text of some thirty bytes </a><b>x &amp; y</b><c>l1\r\nl2</c><d><![CDATA[a character data section, long]]></d><e>short</e></root>",
         );
         let v = super::decode(&body, &opts()).expect("decodes");
         let in_body = |v: &Value| {
@@ -675,9 +675,12 @@ mod tests {
             in_body(&v["@id"]) && in_body(&v["a"]) && in_body(&v["d"]),
             "{v}"
         );
-        assert_eq!(v["a"], "plain");
-        // A reference, a rewritten line end or a normalized attribute is its own text.
+        assert_eq!(v["a"], "a plain text of some thirty bytes");
+        // A reference, a rewritten line end or a normalized attribute is its own text; so is
+        // a text of 24 bytes at most (`Str::in_body`).
         assert!(!in_body(&v["b"]) && !in_body(&v["c"]) && !in_body(&v["@note"]));
+        assert!(!in_body(&v["e"]));
+        assert_eq!(v["e"], "short");
         assert_eq!(v["b"], "x & y");
         assert_eq!(v["c"], "l1\nl2");
         assert_eq!(v["@note"], "a&b");

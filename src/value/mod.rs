@@ -397,7 +397,9 @@ mod tests {
 
     #[test]
     fn a_detached_value_keeps_no_body_alive() {
-        let body = bytes::Bytes::from_static(br#"{"token": "abc", "list": ["x", {"y": "z"}]}"#);
+        let body = bytes::Bytes::from_static(
+            br#"{"token": "a token of more than 24 bytes", "list": ["x", {"y": "another long text here, 30 b"}]}"#,
+        );
         let mut v = crate::codec::json::parse(&body).expect("JSON");
         let shared = |v: &Value| matches!(v, Value::String(s) if s.is_shared());
         assert!(shared(&v["token"]) && shared(&v["list"][1]["y"]));
