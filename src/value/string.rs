@@ -6,9 +6,10 @@
 //! request's strings borrow from its body for as long as the request lives, without a lifetime
 //! on every value of the engine; one of 24 bytes at most (an id, a code, a date) is copied in
 //! place instead, which costs less than the reference count's two atomic operations. A string
-//! the engine computes (an interpolation, a conversion, an unescaped text) owns its text. A mapping's constant text (`then: paid`, a value map's
-//! `Draft`) is the one copy kept for the process ([`Str::constant`]): copying it into a request's
-//! value copies a pointer, no allocation. Each is 24 bytes, as a `String` is.
+//! the engine computes (an interpolation, a conversion, an unescaped text) owns its text (in
+//! place up to 24 bytes). A mapping's constant text (`then: paid`, a value map's `Draft`) is
+//! the one copy kept for the process ([`Str::constant`]): copying it into a request's value
+//! copies a pointer, no allocation. Each is 24 bytes, as a `String` is.
 
 use std::fmt;
 use std::ops::Deref;
@@ -49,12 +50,12 @@ enum Repr {
 
 impl Str {
     /// `part` as a place in `body` when it lies in it, else a copy of it (a string jiter
-    /// unescaped into its own buffer, say).
+    /// unescaped into its own buffer, say). A part of 24 bytes at most (most of an order's
+    /// texts) is copied in place whatever: copying a few bytes costs less than taking a
+    /// reference to the body and dropping it with the value, two atomic operations (~11 ns a
+    /// pair on the benchmarks' machine; BENCHMARKS.md, step 18).
     // Inlined into the readers, as the code it replaced was (Dokos create 322,400 instructions
     // with a call per string, 321,068 inlined).
-    /// A short part (24 bytes at most: most of an order's texts) is copied in place rather
-    /// than shared: a copy of a few bytes costs less than taking and later dropping a
-    /// reference to the body, two atomic operations of ~20 cycles each.
     #[inline]
     pub fn in_body(body: &Body, part: &str) -> Str {
         if part.len() <= INLINE {
@@ -97,7 +98,8 @@ impl Str {
         }
     }
 
-    /// The text as a `String`: the owned one as it is, a shared one copied.
+    /// The text as a `String`: the owned one moved out (copied when held in place), a shared
+    /// one copied.
     pub fn into_string(self) -> String {
         match self.0 {
             Repr::Owned(s) => s.into_string(),
