@@ -50,13 +50,9 @@ impl XmlWriter {
         XmlWriter { out }
     }
 
-    /// Bytes written so far (a mark for [`XmlWriter::truncate`]).
-    pub fn len(&self) -> usize {
+    /// Where the document ends now, for [`XmlWriter::truncate`].
+    pub fn mark(&self) -> usize {
         self.out.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
     }
 
     /// Takes back what was written after `mark`.
@@ -114,6 +110,13 @@ impl XmlWriter {
     /// Ends the open tag as an empty element.
     pub fn empty_done(&mut self) {
         self.out.extend_from_slice(b"/>");
+    }
+
+    /// Empty element `name`, checked, at nesting `depth`.
+    pub fn empty(&mut self, name: &str, depth: usize) -> Result<(), CodecError> {
+        self.open(name, depth)?;
+        self.empty_done();
+        Ok(())
     }
 
     /// The end tag of element `name`.

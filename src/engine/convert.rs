@@ -213,8 +213,10 @@ pub fn convert_cow<'a>(
     zone: Option<&TimeZone>,
 ) -> Result<Cow<'a, Value>, ConvertError> {
     // The commonest conversions read once, without a copy of the value first: `as: decimal`
-    // of a JSON number (passed on when normalized already, else cut to its normalized text),
-    // and of a number written plainly as text (XML answers' numbers), as `converted` does.
+    // of a JSON number (passed on when normalized already, else cut to its normalized text) or
+    // of a number written plainly as text (XML answers' numbers), and `as: integer` of such an
+    // integer; the same values `converted` makes through a decimal (tests below). Any other
+    // text (a leading zero, an exponent, spaces) takes the general way.
     match (how, v.as_ref()) {
         (Convert::Decimal(None), Value::Number(n)) => {
             if let Some(t) = plain_normalized(n.as_str()) {
@@ -319,14 +321,8 @@ fn converted(v: Value, how: &Convert, zone: Option<&TimeZone>) -> Result<Value, 
             }
             other => Err(format!("expected a text value, found {}", kind(other))),
         },
+        // (An integer or a number written plainly as text is settled in `convert_cow`.)
         Convert::Integer => {
-            // An integer written plainly as text (XML answers' numbers) becomes its number.
-            if let Value::String(t) = &v
-                && plain_integer(t)
-                && let Some(n) = Number::from_json_text(t)
-            {
-                return Ok(Value::Number(n));
-            }
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected an integer, found {}", kind(&v)))?;
             if !d.fract().is_zero() {
@@ -335,15 +331,6 @@ fn converted(v: Value, how: &Convert, zone: Option<&TimeZone>) -> Result<Value, 
             Ok(decimal_value(d.trunc(), None))
         }
         Convert::Decimal(scale) => {
-            // (A plainly written JSON number is settled in `convert_cow`.) A number written
-            // plainly as text (XML answers' numbers) is cut to its normalized text; one JSON
-            // would not read (a leading zero) takes the general way below.
-            if let (None, Value::String(text)) = (scale, &v)
-                && let Some(t) = plain_normalized(text)
-                && let Some(n) = Number::from_json_text(t)
-            {
-                return Ok(Value::Number(n));
-            }
             let d =
                 to_decimal(&v).ok_or_else(|| format!("expected a number, found {}", kind(&v)))?;
             Ok(decimal_value(d, *scale))

@@ -25,8 +25,7 @@ impl Evaluator<'_> {
             depth: 0,
         };
         if !self.write_element(&mut element, &opts.root, t, s, 0)? {
-            w.open(&opts.root, 0)?;
-            w.empty_done();
+            w.empty(&opts.root, 0)?;
         }
         Ok(w.into_bytes())
     }
@@ -148,7 +147,7 @@ impl Evaluator<'_> {
         s: &Scope<'_>,
         use_depth: usize,
     ) -> Result<bool, RenderError> {
-        let mark = e.w.len();
+        let mark = e.w.mark();
         e.w.open(name, e.depth)?;
         e.w.list_attribute(e.opts);
         e.w.start_done();
@@ -159,8 +158,7 @@ impl Evaluator<'_> {
             Template::Array(items) => {
                 for i in items {
                     if !self.write_element(e, item, i, s, use_depth)? {
-                        e.w.open(item, e.depth)?;
-                        e.w.empty_done();
+                        e.w.empty(item, e.depth)?;
                     }
                 }
                 true
