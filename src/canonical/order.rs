@@ -409,7 +409,12 @@ fn items<'a, T>(v: &'a Value, min: usize, read: fn(&'a Value) -> Option<T>) -> O
     if !(min..=MAX_ITEMS).contains(&items.len()) {
         return None;
     }
-    items.iter().map(read).collect()
+    // Sized once (collecting into an `Option` cannot know the length and grows the vector).
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(read(item)?);
+    }
+    Some(out)
 }
 
 /// A string of at most `max` characters (code points, as JSON Schema counts them).

@@ -28,7 +28,9 @@ pub fn parse(header: &str) -> Option<(String, String)> {
 
 /// Random lowercase hex (from a v4 UUID's random bits), `bytes` <= 16.
 fn random_hex(bytes: usize) -> String {
-    let text = uuid::Uuid::new_v4().simple().to_string();
+    // Encoded into a buffer on the stack: one allocation, of the right size.
+    let mut buf = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
     text[..bytes * 2].to_string()
 }
 

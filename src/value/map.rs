@@ -61,6 +61,25 @@ impl Map {
         }
     }
 
+    /// The members `members`, whose names the caller knows are distinct (a decoder that
+    /// gathered them), in their order; the vector becomes the map when it is small. Debug
+    /// builds check that the names are distinct.
+    pub fn from_unique(members: Vec<(Name, Value)>) -> Map {
+        debug_assert!(
+            members
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| members[..i].iter().all(|(o, _)| o != k)),
+            "repeated names"
+        );
+        if members.len() <= SMALL {
+            return Map(Repr::Small(members));
+        }
+        let mut large = Large::with_capacity_and_hasher(members.len(), Default::default());
+        large.extend(members);
+        Map(Repr::Large(Box::new(large)))
+    }
+
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Small(v) => v.len(),
