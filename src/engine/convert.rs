@@ -109,7 +109,7 @@ pub fn decimal_number(d: Decimal, scale: Option<u32>) -> Number {
 }
 
 pub fn decimal_text(d: Decimal, scale: Option<u32>) -> String {
-    scaled(d, scale).to_string()
+    decimal_number(d, scale).as_str().to_owned()
 }
 
 /// `d` with exactly `scale` fraction digits, or without trailing zeros.
