@@ -89,9 +89,10 @@ pub struct Query {
 }
 
 /// One selector of a segment a query walks itself.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Pick {
-    Key(String),
+    /// A member name (interned at load), with where it was found last (as [`Step::Key`]).
+    Key(Key, Hint),
     Index(i64),
     All,
 }
@@ -100,6 +101,48 @@ enum Pick {
 enum At<'a> {
     Key(&'a str),
     Index(usize),
+}
+
+/// What [`fan_out`] keeps of each value it reaches: the value alone, or with its JSON pointer.
+trait Trail<'v> {
+    fn start(value: &'v Value) -> Self;
+    fn value(&self) -> &'v Value;
+    /// The trail of `v`, reached from this one's value by `step`.
+    fn then(&self, v: &'v Value, step: At<'_>) -> Self;
+}
+
+impl<'v> Trail<'v> for &'v Value {
+    fn start(value: &'v Value) -> Self {
+        value
+    }
+
+    fn value(&self) -> &'v Value {
+        self
+    }
+
+    fn then(&self, v: &'v Value, _: At<'_>) -> Self {
+        v
+    }
+}
+
+impl<'v> Trail<'v> for (&'v Value, String) {
+    fn start(value: &'v Value) -> Self {
+        (value, String::new())
+    }
+
+    fn value(&self) -> &'v Value {
+        self.0
+    }
+
+    fn then(&self, v: &'v Value, step: At<'_>) -> Self {
+        let mut at = self.1.clone();
+        at.push('/');
+        match step {
+            At::Key(k) => at.push_str(&k.replace('~', "~0").replace('/', "~1")),
+            At::Index(i) => at.push_str(&i.to_string()),
+        }
+        (v, at)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -238,10 +281,7 @@ impl Query {
     /// Every match, in JSONPath's order.
     fn matches<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
         match &self.picks {
-            Some(picks) => fan_out(value, picks, false)
-                .into_iter()
-                .map(|(v, _)| v)
-                .collect(),
+            Some(picks) => fan_out::<&Value>(value, picks),
             None => js_path_process(&self.parsed, value)
                 .map(|found| found.into_iter().map(|r| r.val).collect())
                 .unwrap_or_default(),
@@ -251,7 +291,7 @@ impl Query {
     /// The JSON pointer (below the root) of each match, in [`Query::matches`] order.
     fn pointers(&self, value: &Value) -> Vec<Option<String>> {
         match &self.picks {
-            Some(picks) => fan_out(value, picks, true)
+            Some(picks) => fan_out::<(&Value, String)>(value, picks)
                 .into_iter()
                 .map(|(_, at)| Some(at))
                 .collect(),
@@ -271,13 +311,9 @@ impl Query {
 /// yielded before it was walked here): each segment applies its first pick to every value the
 /// segment before it yielded, in order, then its second pick, and so on. (RFC 9535 takes each
 /// value in turn through all the picks; the two differ only for a union after a fan-out.)
-/// With `pointers`, each match comes with its JSON pointer below `value`; else an empty text.
-fn fan_out<'v>(
-    value: &'v Value,
-    segments: &[Vec<Pick>],
-    pointers: bool,
-) -> Vec<(&'v Value, String)> {
-    let mut nodes = vec![(value, String::new())];
+/// Each match comes as a [`Trail`]: the value, or the value and its JSON pointer below `value`.
+fn fan_out<'v, T: Trail<'v>>(value: &'v Value, segments: &[Vec<Pick>]) -> Vec<T> {
+    let mut nodes = vec![T::start(value)];
     for picks in segments {
         // Room for every match at once: a key or an index picks at most one per node, `*` all
         // of a node's members or elements.
@@ -286,7 +322,7 @@ fn fan_out<'v>(
             .map(|pick| match pick {
                 Pick::All => nodes
                     .iter()
-                    .map(|(node, _)| match node {
+                    .map(|node| match node.value() {
                         Value::Object(map) => map.len(),
                         Value::Array(items) => items.len(),
                         _ => 0,
@@ -297,43 +333,24 @@ fn fan_out<'v>(
             .sum();
         let mut next = Vec::with_capacity(room);
         for pick in picks {
-            for (node, at) in &nodes {
-                let mut push = |v: &'v Value, step: At<'_>| {
-                    let mut at = if pointers { at.clone() } else { String::new() };
-                    if pointers {
-                        at.push('/');
-                        match step {
-                            At::Key(k) => at.push_str(&k.replace('~', "~0").replace('/', "~1")),
-                            At::Index(i) => at.push_str(&i.to_string()),
-                        }
-                    }
-                    next.push((v, at));
-                };
-                match (pick, node) {
-                    (Pick::Key(k), Value::Object(map)) => {
-                        if let Some(v) = map.get(k) {
-                            push(v, At::Key(k));
+            for node in &nodes {
+                match (pick, node.value()) {
+                    (Pick::Key(k, hint), Value::Object(map)) => {
+                        if let Some(v) = map.get_hinted(*k, hint) {
+                            next.push(node.then(v, At::Key(k)));
                         }
                     }
                     (Pick::Index(i), Value::Array(items)) => {
-                        let idx = if *i < 0 {
-                            items.len().checked_sub(i.unsigned_abs() as usize)
-                        } else {
-                            Some(*i as usize)
-                        };
-                        if let Some((idx, v)) = idx.and_then(|n| items.get(n).map(|v| (n, v))) {
-                            push(v, At::Index(idx));
+                        if let Some((idx, v)) = element(items, *i) {
+                            next.push(node.then(v, At::Index(idx)));
                         }
                     }
                     (Pick::All, Value::Object(map)) => {
-                        for (name, v) in map.iter() {
-                            push(v, At::Key(name));
-                        }
+                        next.extend(map.iter().map(|(name, v)| node.then(v, At::Key(name))));
                     }
                     (Pick::All, Value::Array(items)) => {
-                        for (idx, v) in items.iter().enumerate() {
-                            push(v, At::Index(idx));
-                        }
+                        let all = items.iter().enumerate();
+                        next.extend(all.map(|(idx, v)| node.then(v, At::Index(idx))));
                     }
                     _ => {}
                 }
@@ -344,10 +361,20 @@ fn fan_out<'v>(
     nodes
 }
 
+/// Element `i` of `items` (from the end when negative), with its position.
+fn element(items: &[Value], i: i64) -> Option<(usize, &Value)> {
+    let idx = if i < 0 {
+        items.len().checked_sub(i.unsigned_abs() as usize)?
+    } else {
+        usize::try_from(i).ok()?
+    };
+    items.get(idx).map(|v| (idx, v))
+}
+
 /// The picks of a query whose every segment only names members, indexes or `*`.
 fn picks_of(query: &JpQuery) -> Option<Vec<Vec<Pick>>> {
     let pick = |s: &JpSelector| match s {
-        JpSelector::Name(n) => Some(Pick::Key(unquote(n))),
+        JpSelector::Name(n) => Some(Pick::Key(Key::new(&unquote(n)), Hint::default())),
         JpSelector::Index(i) => Some(Pick::Index(*i)),
         JpSelector::Wildcard => Some(Pick::All),
         JpSelector::Slice(..) | JpSelector::Filter(_) => None,
@@ -443,14 +470,7 @@ fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     for step in steps {
         value = match (step, value) {
             (Step::Key(k, hint), Value::Object(map)) => map.get_hinted(*k, hint)?,
-            (Step::Index(i), Value::Array(items)) => {
-                let idx = if *i < 0 {
-                    items.len().checked_sub(i.unsigned_abs() as usize)?
-                } else {
-                    *i as usize
-                };
-                items.get(idx)?
-            }
+            (Step::Index(i), Value::Array(items)) => element(items, *i)?.1,
             _ => return None,
         };
     }
