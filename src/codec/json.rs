@@ -10,7 +10,7 @@ use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 use crate::value::{Body, Map, Name, Names, Number, Str, Value, body_of};
 
 use super::need::Need;
-use super::{CodecError, MAX_DEPTH, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, name_bit};
 
 /// Why a JSON text could not be read, and where (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,24 +137,6 @@ fn error_at(bytes: &[u8], index: usize, what: String) -> JsonError {
         what,
         line: 1 + before.iter().filter(|&&b| b == b'\n').count(),
         column: 1 + index - line_start,
-    }
-}
-
-/// The members and elements of the objects and lists being read whole, from the outermost to
-/// the innermost: each is gathered on top of these stacks and moved, when it ends, into a map
-/// or a list of its own length (one allocation of the right size each, where growing them one
-/// member at a time reallocated most: ~18 times for a 5-line order).
-struct Scratch {
-    members: Vec<(Name, Value)>,
-    items: Vec<Value>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Scratch {
-            members: Vec::with_capacity(32),
-            items: Vec::with_capacity(16),
-        }
     }
 }
 

@@ -7,6 +7,8 @@ pub mod multipart;
 pub mod need;
 pub mod xml;
 
+use crate::value;
+
 /// Why a body could not be encoded or decoded.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CodecError {
@@ -34,6 +36,25 @@ impl CodecError {
         CodecError::Decode {
             format,
             reason: reason.into(),
+        }
+    }
+}
+
+/// The members and elements of the objects (elements) and lists a decoder is reading, from the
+/// outermost to the innermost: each one's are on top of these stacks while it is read and are
+/// moved, when it ends, into a map or a list of their own length (one allocation of the right
+/// size each; grown one member at a time, a 5-line order's maps and lists reallocated ~18 times
+/// in JSON and ~35 times in XML).
+struct Scratch {
+    members: Vec<(value::Name, value::Value)>,
+    items: Vec<value::Value>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            members: Vec::with_capacity(32),
+            items: Vec::with_capacity(16),
         }
     }
 }

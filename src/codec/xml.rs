@@ -21,7 +21,7 @@ use quick_xml::Reader;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{CodecError, MAX_DEPTH, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, name_bit};
 use crate::engine::convert::scalar_str;
 use crate::engine::plan::XmlOptions;
 
@@ -238,24 +238,6 @@ pub fn write_element(
     Ok(())
 }
 
-/// The members and list elements of the open elements, from the root to the innermost: an
-/// element's are on top of these stacks while it is open and are moved, when it closes, into a
-/// map or a list of their own length (one allocation of the right size each, where a map grown
-/// one member at a time reallocated most: ~35 times for a 5-line Mr.Doc order).
-struct Scratch {
-    members: Vec<(Name, Value)>,
-    items: Vec<Value>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Scratch {
-            members: Vec::with_capacity(32),
-            items: Vec::with_capacity(16),
-        }
-    }
-}
-
 /// One element being read: its members gathered as its children close.
 struct Frame<'a> {
     name: Name,
@@ -410,27 +392,18 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
                 let frame = open_frame(&e, &mut path, opts, (&body, &names), &mut scratch)?;
                 stack.push(frame);
             }
-            Event::Empty(e) => {
-                let frame = open_frame(&e, &mut path, opts, (&body, &names), &mut scratch)?;
-                close(
-                    frame,
-                    (&mut stack, &mut scratch),
-                    &mut path,
-                    &mut root,
-                    &body,
-                );
-            }
-            Event::End(_) => {
-                let frame = stack
-                    .pop()
-                    .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?;
-                close(
-                    frame,
-                    (&mut stack, &mut scratch),
-                    &mut path,
-                    &mut root,
-                    &body,
-                );
+            Event::Empty(_) | Event::End(_) => {
+                // An empty element ends as soon as it is opened.
+                let frame = match &event {
+                    Event::Empty(e) => {
+                        open_frame(e, &mut path, opts, (&body, &names), &mut scratch)?
+                    }
+                    _ => stack
+                        .pop()
+                        .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?,
+                };
+                let open = (stack.as_mut_slice(), &mut scratch);
+                close(frame, open, &mut path, &mut root, &body);
             }
             Event::Text(t) => {
                 // White space before an element's first text is trimmed anyway: the lines and
