@@ -10,7 +10,7 @@ use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 use crate::value::{Body, Map, Name, Names, Number, Str, Value, body_of};
 
 use super::need::Need;
-use super::{CodecError, MAX_DEPTH, Scratch, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, Spare, name_bit};
 
 /// Why a JSON text could not be read, and where (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +39,7 @@ pub fn parse_needed(bytes: &Bytes, need: &Need) -> Result<Value, JsonError> {
     };
     let mut jiter = Jiter::new(bytes);
     let names = Names::current();
-    let mut scratch = Scratch::default();
+    let mut scratch = Spare::take();
     let read = jiter
         .peek()
         .map_err(Fault::from)

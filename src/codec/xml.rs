@@ -21,7 +21,7 @@ use quick_xml::Reader;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{CodecError, MAX_DEPTH, Scratch, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, Spare, name_bit};
 use crate::engine::convert::scalar_str;
 use crate::engine::plan::XmlOptions;
 
@@ -368,7 +368,7 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
     let mut reader = Reader::from_str(text);
     let names = Names::current();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut scratch = Scratch::default();
+    let mut scratch = Spare::take();
     // The names from the root to the open element, `/`-separated (for `always_list`).
     let mut path = String::new();
     let mut root: Option<Value> = None;
@@ -402,7 +402,7 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
                         .pop()
                         .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?,
                 };
-                let open = (stack.as_mut_slice(), &mut scratch);
+                let open = (stack.as_mut_slice(), &mut *scratch);
                 close(frame, open, &mut path, &mut root, &body);
             }
             Event::Text(t) => {
