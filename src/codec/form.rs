@@ -58,33 +58,21 @@ impl Fields {
     }
 }
 
-/// The bytes the urlencoded serializer keeps as they are: ASCII letters and digits, `*-._`
-/// (the WHATWG URL standard's `application/x-www-form-urlencoded` serializer, as
+/// Each byte as the urlencoded serializer writes it: up to three bytes, then how many of them
+/// count. ASCII letters and digits and `*-._` are kept as they are, a space is `+`, any other
+/// byte `%XX` (the WHATWG URL standard's `application/x-www-form-urlencoded` serializer, as
 /// `form_urlencoded::byte_serialize`).
-const KEPT: [bool; 256] = {
-    let mut kept = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        kept[b] =
-            matches!(b as u8, b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z');
-        b += 1;
-    }
-    kept
-};
-
-/// Each byte as the serializer writes it (itself, `+` for a space, else `%XX`): up to three
-/// bytes, then how many of them count.
 const ENCODED: [[u8; 4]; 256] = {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut table = [[0u8; 4]; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = if KEPT[b] {
-            [b as u8, 0, 0, 1]
-        } else if b == b' ' as usize {
-            [b'+', 0, 0, 1]
-        } else {
-            [b'%', HEX[b >> 4], HEX[b & 15], 3]
+        table[b] = match b as u8 {
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
+                [b as u8, 0, 0, 1]
+            }
+            b' ' => [b'+', 0, 0, 1],
+            _ => [b'%', HEX[b >> 4], HEX[b & 15], 3],
         };
         b += 1;
     }

@@ -9,7 +9,7 @@ use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 
 use crate::value::{Body, Map, Name, Names, Number, Str, Value, body_of};
 
-use super::need::Need;
+use super::need::{Keys, Need};
 use super::{CodecError, MAX_DEPTH, Scratch, Spare, name_bit};
 
 /// Why a JSON text could not be read, and where (1-based line and column).
@@ -176,72 +176,10 @@ fn read(
             }
             Value::Array(scratch.items.split_off(start))
         }
-        Peek::Object if matches!(need, Need::All) => {
-            let start = scratch.members.len();
-            // The names added so far, as a 64-bit Bloom filter: a name whose bit is not set
-            // cannot be there yet and is added without a search (a repeated name, which JSON
-            // allows and the last of which wins, always finds its bit set).
-            let mut added = 0u64;
-            let mut key = jiter.known_object()?;
-            while let Some(name) = key {
-                let bit = name_bit(name);
-                let name = names.name(name);
-                let peek = jiter.peek()?;
-                let value = read(jiter, (text, names, &mut *scratch), peek, need, depth + 1)?;
-                let repeated = if added & bit == 0 {
-                    added |= bit;
-                    None
-                } else {
-                    scratch.members[start..]
-                        .iter_mut()
-                        .find(|(k, _)| *k == name)
-                };
-                match repeated {
-                    // The last of a repeated name wins, in the first one's place.
-                    Some((_, slot)) => *slot = value,
-                    None => scratch.members.push((name, value)),
-                }
-                key = jiter.next_key()?;
-            }
-            Value::Object(Map::from_unique(scratch.members.split_off(start)))
-        }
-        Peek::Object => {
-            // At most the needed keys are kept: sized once, the map never grows. (A whole
-            // object is read above.)
-            let mut out = match need {
-                Need::Fields(keys) => Map::with_capacity(keys.len()),
-                Need::All => Map::new(),
-            };
-            // The names added so far, as a Bloom filter (above).
-            let mut added = 0u64;
-            let mut key = jiter.known_object()?;
-            while let Some(name) = key {
-                match need.field_key(name) {
-                    Some((key, inner)) => {
-                        let bit = name_bit(name);
-                        let name = match key {
-                            Some(key) => Name::known(key),
-                            None => names.name(name),
-                        };
-                        let peek = jiter.peek()?;
-                        let value =
-                            read(jiter, (text, names, &mut *scratch), peek, inner, depth + 1)?;
-                        if added & bit == 0 {
-                            added |= bit;
-                            out.insert_new(name, value);
-                        } else {
-                            out.insert(name, value);
-                        }
-                    }
-                    None => {
-                        let peek = jiter.peek()?;
-                        skip(jiter, peek, depth + 1)?;
-                    }
-                }
-                key = jiter.next_key()?;
-            }
-            Value::Object(out)
-        }
+        Peek::Object => match need {
+            Need::All => whole_object(jiter, (text, names, scratch), depth)?,
+            Need::Fields(keys) => needed_members(jiter, (text, names, scratch), keys, depth)?,
+        },
         // A number, or something that is no JSON value (jiter says which).
         _ => {
             let at = jiter.current_index();
@@ -255,6 +193,86 @@ fn read(
             Value::Number(number)
         }
     })
+}
+
+/// An object read whole (its `peek` seen), at `depth`: its members gathered on the stack,
+/// then moved into a map of their number.
+fn whole_object(
+    jiter: &mut Jiter<'_>,
+    (text, names, scratch): Reading<'_>,
+    depth: usize,
+) -> Result<Value, Fault> {
+    let start = scratch.members.len();
+    // The names added so far, as a 64-bit Bloom filter: a name whose bit is not set cannot be
+    // there yet and is added without a search (a repeated name, which JSON allows and the last
+    // of which wins, always finds its bit set).
+    let mut added = 0u64;
+    let mut key = jiter.known_object()?;
+    while let Some(name) = key {
+        let bit = name_bit(name);
+        let name = names.name(name);
+        let peek = jiter.peek()?;
+        let value = read(
+            jiter,
+            (text, names, &mut *scratch),
+            peek,
+            &Need::All,
+            depth + 1,
+        )?;
+        let repeated = if added & bit == 0 {
+            added |= bit;
+            None
+        } else {
+            scratch.members[start..]
+                .iter_mut()
+                .find(|(k, _)| *k == name)
+        };
+        match repeated {
+            // The last of a repeated name wins, in the first one's place.
+            Some((_, slot)) => *slot = value,
+            None => scratch.members.push((name, value)),
+        }
+        key = jiter.next_key()?;
+    }
+    Ok(Value::Object(Map::from_unique(
+        scratch.members.split_off(start),
+    )))
+}
+
+/// An object of which only the members `keys` names are kept (its `peek` seen), at `depth`; the
+/// others are skipped. Sized once for them, the map never grows.
+fn needed_members(
+    jiter: &mut Jiter<'_>,
+    (text, names, scratch): Reading<'_>,
+    keys: &Keys,
+    depth: usize,
+) -> Result<Value, Fault> {
+    let mut out = Map::with_capacity(keys.len());
+    // The names added so far, as a Bloom filter (as in `whole_object`).
+    let mut added = 0u64;
+    let mut key = jiter.known_object()?;
+    while let Some(name) = key {
+        match keys.get_key_value(name) {
+            Some((key, inner)) => {
+                let bit = name_bit(name);
+                let name = Name::known(*key);
+                let peek = jiter.peek()?;
+                let value = read(jiter, (text, names, &mut *scratch), peek, inner, depth + 1)?;
+                if added & bit == 0 {
+                    added |= bit;
+                    out.insert_new(name, value);
+                } else {
+                    out.insert(name, value);
+                }
+            }
+            None => {
+                let peek = jiter.peek()?;
+                skip(jiter, peek, depth + 1)?;
+            }
+        }
+        key = jiter.next_key()?;
+    }
+    Ok(Value::Object(out))
 }
 
 /// Skips the value `peek` starts, at `depth`, held to [`MAX_DEPTH`] as [`read`] is.

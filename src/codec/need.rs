@@ -53,16 +53,9 @@ pub enum Need {
 impl Need {
     /// The need of `key` below this one: `None` when the key is not read.
     pub fn field(&self, key: &str) -> Option<&Need> {
-        self.field_key(key).map(|(_, need)| need)
-    }
-
-    /// The need of `key` below this one and, when this need lists it, the mapping's
-    /// (interned) copy of the name.
-    #[inline]
-    pub fn field_key(&self, key: &str) -> Option<(Option<Key>, &Need)> {
         match self {
-            Need::All => Some((None, &Need::All)),
-            Need::Fields(keys) => keys.get_key_value(key).map(|(k, n)| (Some(*k), n)),
+            Need::All => Some(&Need::All),
+            Need::Fields(keys) => keys.get(key),
         }
     }
 

@@ -164,20 +164,18 @@ fn decimal_text(d: rust_decimal::Decimal) -> CompactString {
     // At most a sign, 20 whole digits or `0.`, and 28 fraction digits.
     let mut buf = [0u8; 52];
     let mut i = buf.len();
-    let mut digit = |buf: &mut [u8; 52], i: &mut usize| {
-        *i -= 1;
-        buf[*i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        m
-    };
-    for _ in 0..scale {
-        digit(&mut buf, &mut i);
-    }
-    if scale > 0 {
+    let mut written = 0;
+    // The last digit first; the point after `scale` of them; at least one whole digit.
+    while written <= scale || m > 0 {
+        if written == scale && scale > 0 {
+            i -= 1;
+            buf[i] = b'.';
+        }
         i -= 1;
-        buf[i] = b'.';
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        written += 1;
     }
-    while digit(&mut buf, &mut i) > 0 {}
     if d.is_sign_negative() {
         i -= 1;
         buf[i] = b'-';
