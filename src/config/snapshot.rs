@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub source: String,
     /// SHA-256 of the config text and every mapping text: names the generation.
     pub hash: String,
+    /// The `x-ordergate-generation` header every answer carries: the hash's first 12 digits.
+    pub generation: http::HeaderValue,
     /// Where the mappings were read from (watched for hot reload).
     pub mapping_paths: Vec<std::path::PathBuf>,
     pub listen: Option<String>,
@@ -256,9 +258,14 @@ pub fn build(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let hash = content_hash(config_text, sources);
+    // Hex digits: always a valid header value.
+    let generation = http::HeaderValue::from_str(hash.get(..12).unwrap_or_default())
+        .unwrap_or_else(|_| http::HeaderValue::from_static(""));
     Ok(Snapshot {
         source: config.path.clone(),
-        hash: content_hash(config_text, sources),
+        hash,
+        generation,
         mapping_paths: config.mappings.clone(),
         listen: config.listen.clone(),
         admin: config.admin.clone(),

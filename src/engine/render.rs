@@ -4,6 +4,8 @@
 //! percent-encoded as one segment, query values as one component, header values are refused
 //! when they hold CR or LF.
 
+use std::borrow::Cow;
+
 use crate::value::Value;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
@@ -171,11 +173,12 @@ pub fn render(
 }
 
 /// One path segment: every reserved character encoded, and `.`/`..` made harmless.
-pub fn encode_segment(text: &str) -> String {
+pub fn encode_segment(text: &str) -> Cow<'_, str> {
     match text {
         "." => "%2E".into(),
         ".." => "%2E%2E".into(),
-        _ => utf8_percent_encode(text, COMPONENT).to_string(),
+        // Borrowed when nothing needs encoding (an ERP's ids mostly).
+        _ => utf8_percent_encode(text, COMPONENT).into(),
     }
 }
 

@@ -41,18 +41,12 @@ where
     let request_id = request_id(&req);
     let (trace_id, traceparent) = crate::telemetry::trace::continue_or_start(
         req.headers()
-            .get("traceparent")
+            .get(respond::TRACEPARENT)
             .and_then(|v| v.to_str().ok()),
     );
     let m = metrics();
     m.in_flight.inc();
-    let generation = state
-        .snapshot
-        .load()
-        .hash
-        .get(..12)
-        .unwrap_or_default()
-        .to_string();
+    let generation = state.snapshot.load().generation.clone();
     let method = req.method().clone();
     let mut outcome = Outcome {
         route: "(unmatched)",
@@ -141,9 +135,9 @@ where
     };
     m.in_flight.dec();
     let mut response = response;
-    if let Ok(v) = http::HeaderValue::from_str(&generation) {
-        response.headers_mut().insert("x-ordergate-generation", v);
-    }
+    response
+        .headers_mut()
+        .insert(respond::X_ORDERGATE_GENERATION, generation);
     if !outcome.operation.is_empty() {
         let code = if outcome.code.is_empty() {
             "ok"
@@ -419,7 +413,7 @@ fn connections(state: &State) -> Value {
 /// `X-Request-Id` when the client sent a sane one, else a new one.
 fn request_id<B>(req: &Request<B>) -> String {
     req.headers()
-        .get("x-request-id")
+        .get(respond::X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=128).contains(&v.len())

@@ -2,7 +2,7 @@
 
 use crate::value::Value;
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 
 use crate::canonical::problem::Problem;
@@ -72,6 +72,11 @@ pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
     r
 }
 
+/// Header names made once (a name given as text is parsed and hashed at every use).
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_ORDERGATE_GENERATION: HeaderName = HeaderName::from_static("x-ordergate-generation");
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 fn build(status: u16, content_type: &str, body: Bytes, request_id: &str) -> Response<Body> {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -79,7 +84,7 @@ fn build(status: u16, content_type: &str, body: Bytes, request_id: &str) -> Resp
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        r.headers_mut().insert("x-request-id", v);
+        r.headers_mut().insert(X_REQUEST_ID, v);
     }
     r
 }

@@ -221,13 +221,13 @@ fn answer(conn: &Connection, r: &OrderRoute, out: OpOutput) -> Answer {
 
 fn created(conn: &Connection, r: &OrderRoute, order: OrderJson) -> Answer {
     let id = order.id.as_str();
+    let id = encode_segment(id);
     let location = match &r.connection {
-        Some(_) => format!(
-            "/v1/connections/{}/orders/{}",
-            encode_segment(&conn.name),
-            encode_segment(id)
-        ),
-        None => format!("/v1/orders/{}", encode_segment(id)),
+        Some(_) => {
+            let name = encode_segment(&conn.name);
+            ["/v1/connections/", &name, "/orders/", &id].concat()
+        }
+        None => ["/v1/orders/", &id].concat(),
     };
     Answer::Created(order.text, location)
 }

@@ -26,20 +26,29 @@ pub fn parse(header: &str) -> Option<(String, String)> {
     Some((trace_id.to_string(), flags.to_string()))
 }
 
-/// Random lowercase hex (from a v4 UUID's random bits), `bytes` <= 16.
-fn random_hex(bytes: usize) -> String {
-    // Encoded into a buffer on the stack: one allocation, of the right size.
+/// Pushes `bytes` (<= 16) random bytes onto `out` as lowercase hex (a v4 UUID's random bits,
+/// encoded into a buffer on the stack).
+fn push_random_hex(out: &mut String, bytes: usize) {
     let mut buf = uuid::Uuid::encode_buffer();
     let text = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
-    text[..bytes * 2].to_string()
+    out.push_str(&text[..bytes * 2]);
 }
 
 /// The trace id of the request and the `traceparent` to send to the ERP.
 pub fn continue_or_start(incoming: Option<&str>) -> (String, String) {
-    let (trace_id, flags) = incoming
-        .and_then(parse)
-        .unwrap_or_else(|| (random_hex(16), "01".into()));
-    let outgoing = format!("00-{trace_id}-{}-{flags}", random_hex(8));
+    let (trace_id, flags) = incoming.and_then(parse).unwrap_or_else(|| {
+        let mut id = String::with_capacity(32);
+        push_random_hex(&mut id, 16);
+        (id, "01".into())
+    });
+    // `00-<trace id>-<span id>-<flags>`, written into one allocation of its size.
+    let mut outgoing = String::with_capacity(3 + trace_id.len() + 1 + 16 + 1 + flags.len());
+    outgoing.push_str("00-");
+    outgoing.push_str(&trace_id);
+    outgoing.push('-');
+    push_random_hex(&mut outgoing, 8);
+    outgoing.push('-');
+    outgoing.push_str(&flags);
     (trace_id, outgoing)
 }
 
@@ -69,6 +78,12 @@ mod tests {
             let (trace, out) = continue_or_start(Some(bad));
             assert_eq!(trace.len(), 32);
             assert_eq!(out.len(), 55, "{out}");
+            // What is sent is itself a valid traceparent of the same trace.
+            assert_eq!(
+                parse(&out),
+                Some((trace.clone(), "01".to_string())),
+                "{out}"
+            );
         }
     }
 }

@@ -97,10 +97,13 @@ impl HttpTransport {
     }
 
     async fn exchange(&self, req: &VendorRequest) -> Result<UpstreamResponse, UpstreamError> {
-        let url = format!("{}{}", self.base_url, req.path_and_query);
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| UpstreamError::BadUrl(url.clone()))?;
+        let mut url = String::with_capacity(self.base_url.len() + req.path_and_query.len());
+        url.push_str(&self.base_url);
+        url.push_str(&req.path_and_query);
+        // Parsed in the allocation just made (`str::parse` would copy it into a new one).
+        let uri = Uri::from_maybe_shared(Bytes::from(url)).map_err(|_| {
+            UpstreamError::BadUrl(format!("{}{}", self.base_url, req.path_and_query))
+        })?;
         let mut builder = Request::builder().method(req.method.clone()).uri(uri);
         for (name, value, _) in &req.headers {
             builder = builder.header(name, value);
