@@ -238,6 +238,18 @@ pub fn write_element(
     Ok(())
 }
 
+/// `text.trim()`, looking at the two ends first: a text that starts and ends with printable
+/// ASCII (most element texts) has nothing to trim, and no character is decoded.
+fn trim(text: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b.is_ascii());
+    let b = text.as_bytes();
+    if plain(b.first()) && plain(b.last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// One element being read: its members gathered as its children close.
 struct Frame<'a> {
     name: Name,
@@ -294,9 +306,9 @@ impl<'a> Text<'a> {
     fn trimmed(self, body: &Body) -> Str {
         match self {
             Text::Empty => Str::default(),
-            Text::Piece(p) => Str::in_body(body, p.trim()),
-            Text::Joined(s) if s.trim().len() == s.len() => Str::from(s),
-            Text::Joined(s) => Str::from(s.trim()),
+            Text::Piece(p) => Str::in_body(body, trim(p)),
+            Text::Joined(s) if trim(&s).len() == s.len() => Str::from(s),
+            Text::Joined(s) => Str::from(trim(&s)),
         }
     }
 }
@@ -351,7 +363,7 @@ impl Frame<'_> {
             return (self.name, Value::String(self.text.trimmed(body)));
         }
         let mut members = scratch.members.split_off(self.members);
-        if !self.text.as_str().trim().is_empty() {
+        if !trim(self.text.as_str()).is_empty() {
             // No member is named `#text`: it is no XML name.
             members.push((Name::from("#text"), Value::String(self.text.trimmed(body))));
         }
@@ -480,26 +492,27 @@ fn open_frame<'a>(
         text: Text::Empty,
     };
     // Most elements have no attribute: nothing after the name, no iterator made.
-    let attributes = (!e.attributes_raw().is_empty()).then(|| e.attributes());
-    for attr in attributes.into_iter().flatten() {
-        let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
-        let key = local_name(attr.key.as_ref()).to_string();
-        let value = attr
-            .normalized_value(quick_xml::XmlVersion::default())
-            .map_err(|err| CodecError::decode("XML", err.to_string()))?;
-        if let Some((k, v)) = &opts.list_attribute
-            && *k == key
-            && *v == value
-        {
-            is_list = true;
-            continue;
+    if !e.attributes_raw().is_empty() {
+        for attr in e.attributes() {
+            let attr = attr.map_err(|err| CodecError::decode("XML", err.to_string()))?;
+            let key = local_name(attr.key.as_ref()).to_string();
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::default())
+                .map_err(|err| CodecError::decode("XML", err.to_string()))?;
+            if let Some((k, v)) = &opts.list_attribute
+                && *k == key
+                && *v == value
+            {
+                is_list = true;
+                continue;
+            }
+            let value = match value {
+                Cow::Borrowed(v) => Str::in_body(body, v),
+                Cow::Owned(v) => Str::from(v),
+            };
+            let key = Name::from(format!("@{key}"));
+            frame.set_attribute(scratch, key, Value::String(value));
         }
-        let value = match value {
-            Cow::Borrowed(v) => Str::in_body(body, v),
-            Cow::Owned(v) => Str::from(v),
-        };
-        let key = Name::from(format!("@{key}"));
-        frame.set_attribute(scratch, key, Value::String(value));
     }
     frame.items = is_list.then_some(scratch.items.len());
     Ok(frame)
@@ -664,6 +677,16 @@ mod tests {
             v.to_string(),
             r#"{"@id":"7","ab":["1","3","6"],"a1b":["2","5"],"axb":"4","c":""}"#
         );
+    }
+
+    #[test]
+    fn texts_are_trimmed_as_str_trims_them() {
+        let alphabet = [
+            'a', ' ', '\t', '\n', '\r', '\u{b}', '\u{85}', '\u{a0}', '\u{3000}', 'ж', '~',
+        ];
+        for text in crate::value::every_text(&alphabet, 3) {
+            assert_eq!(trim(&text), text.trim(), "{text:?}");
+        }
     }
 
     #[test]

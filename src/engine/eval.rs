@@ -748,6 +748,11 @@ impl<'m> Evaluator<'m> {
             Template::Use(idx, None) if !self.keeps(*idx, s) => {
                 self.operand(self.named(*idx, depth)?, s, depth + 1)
             }
+            // A constant (`100` of a percent) read in place, not copied out first.
+            Template::Const(v) => Ok(match to_decimal(v) {
+                Some(d) => Operand::Number(d),
+                None => Operand::Other(Cow::Owned(v.clone())),
+            }),
             other => Ok(match self.eval_depth(other, s, depth)? {
                 None => Operand::Absent,
                 Some(v) => match to_decimal(&v) {
