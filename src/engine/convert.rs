@@ -28,13 +28,14 @@ pub fn to_decimal(v: &Value) -> Option<Decimal> {
     }
 }
 
-/// A number's text as an exact decimal (scientific notation too).
+/// A number's text as an exact decimal (scientific notation too: `Decimal::from_str` refuses
+/// an exponent, so a text it reads has none, and only a refused text is looked at again).
 pub fn parse_decimal(text: &str) -> Option<Decimal> {
-    if text.contains(['e', 'E']) {
-        Decimal::from_scientific(text).ok()
-    } else {
-        Decimal::from_str(text).ok()
-    }
+    Decimal::from_str(text).ok().or_else(|| {
+        text.contains(['e', 'E'])
+            .then(|| Decimal::from_scientific(text).ok())
+            .flatten()
+    })
 }
 
 /// A number's text as a decimal only when it is one exactly: none when its digits go beyond
@@ -595,6 +596,28 @@ mod tests {
         }
         let cut = frac.len() - kept.len() + usize::from(kept.is_empty() && !frac.is_empty());
         Some(&text[..text.len() - cut])
+    }
+
+    /// `parse_decimal` as it was first written: the exponent looked for first.
+    fn parse_decimal_reference(text: &str) -> Option<Decimal> {
+        if text.contains(['e', 'E']) {
+            Decimal::from_scientific(text).ok()
+        } else {
+            Decimal::from_str(text).ok()
+        }
+    }
+
+    #[test]
+    fn decimals_read_as_their_reference_reads_them() {
+        let alphabet = ['-', '+', '.', '0', '1', '9', 'e', 'E', '_', ' '];
+        for t in crate::value::every_text(&alphabet, 5) {
+            let ours = parse_decimal(&t).map(|d| d.serialize());
+            assert_eq!(
+                ours,
+                parse_decimal_reference(&t).map(|d| d.serialize()),
+                "{t:?}"
+            );
+        }
     }
 
     #[test]
