@@ -44,6 +44,7 @@ use ordergate::canonical::operation::Operation;
 use ordergate::canonical::validate::{Body as ValidBody, check_body, schema_accepts};
 use ordergate::codec::json as json_codec;
 use ordergate::codec::need::AnswerNeed;
+use ordergate::engine::clock::Clock;
 use ordergate::engine::compile::compile_file;
 use ordergate::engine::eval::{Evaluator, Roots, Scope};
 use ordergate::engine::plan::{Mapping, OperationPlan, ResultPlan};
@@ -318,16 +319,9 @@ fn create_plan(m: &Mapping) -> &OperationPlan {
         .expect("create_order")
 }
 
-struct Clock {
-    now: Value,
-    today: Value,
-}
-
 fn clock() -> Clock {
-    Clock {
-        now: Value::String(NOW.into()),
-        today: Value::String(NOW[..10].into()),
-    }
+    let at = chrono::DateTime::parse_from_rfc3339(NOW).expect("NOW is a time");
+    Clock::at(at.with_timezone(&chrono::Utc))
 }
 
 fn roots<'a>(
@@ -347,8 +341,7 @@ fn roots<'a>(
         secrets: &case.secrets,
         auth,
         connection: &case.info,
-        now: &clock.now,
-        today: &clock.today,
+        clock,
         response: null,
         steps,
     }
@@ -464,7 +457,7 @@ fn auth_of(case: &Case, rt: &tokio::runtime::Runtime, tokens: &TokenCache) -> Va
         answer: &case.answer,
     };
     let token = rt
-        .block_on(flow::login::token(&target, &transport, &clock().now, None))
+        .block_on(flow::login::token(&target, &transport, &clock(), None))
         .unwrap_or_else(|p| panic!("{}: login: {}", case.name, p.detail));
     if token.is_null() { Value::Null } else { token }
 }

@@ -29,8 +29,8 @@ pub struct Roots<'a> {
     pub secrets: &'a Value,
     pub auth: &'a Value,
     pub connection: &'a Value,
-    pub now: &'a Value,
-    pub today: &'a Value,
+    /// `$now` and `$today`.
+    pub clock: &'a super::clock::Clock,
     pub response: &'a Value,
     /// Saved step answers by slot; `Null` for a step that did not run.
     pub steps: &'a [Value],
@@ -41,6 +41,7 @@ impl<'a> Roots<'a> {
     /// `input` and `settings`, every other root null (the unit tests of the engine).
     pub(crate) fn for_test(input: &'a Value, settings: &'a Value) -> Self {
         static NULL: Value = Value::Null;
+        static NO_CLOCK: super::clock::Clock = super::clock::Clock::none();
         Roots {
             input,
             path: &NULL,
@@ -50,8 +51,7 @@ impl<'a> Roots<'a> {
             secrets: &NULL,
             auth: &NULL,
             connection: &NULL,
-            now: &NULL,
-            today: &NULL,
+            clock: &NO_CLOCK,
             response: &NULL,
             steps: &[],
         }
@@ -1396,8 +1396,8 @@ fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
         Root::Secrets => r.secrets,
         Root::Auth => r.auth,
         Root::Connection => r.connection,
-        Root::Now => r.now,
-        Root::Today => r.today,
+        Root::Now => r.clock.now(),
+        Root::Today => r.clock.today(),
         Root::Response => r.response,
         Root::Parent => s.parent?.focus,
         Root::Index => return s.index.map(|i| Cow::Owned(Value::Number(Number::from(i)))),

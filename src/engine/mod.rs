@@ -5,6 +5,7 @@
 //! roots), `convert` (types, dates, exact decimals) and `reads` (which answer keys a mapping
 //! reads). No I/O here.
 
+pub mod clock;
 pub mod compile;
 pub mod convert;
 pub mod eval;

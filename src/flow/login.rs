@@ -11,6 +11,7 @@ use super::Target;
 use super::normalize;
 use crate::canonical::problem::{ErrorCode, Problem, UpstreamInfo};
 use crate::codec::need::AnswerNeed;
+use crate::engine::clock::Clock;
 use crate::engine::convert::to_decimal;
 use crate::engine::eval::{Evaluator, Roots, Scope};
 use crate::engine::render::render;
@@ -21,7 +22,7 @@ use crate::upstream::Transport;
 pub async fn token<T: Transport>(
     target: &Target<'_>,
     transport: &T,
-    now: &Value,
+    clock: &Clock,
     refused: Option<&Value>,
 ) -> Result<Value, Problem> {
     let Some(login) = target.mapping.auth.as_ref().and_then(|a| a.login.as_ref()) else {
@@ -32,7 +33,6 @@ pub async fn token<T: Transport>(
         .tokens
         .get(refused, || async {
             let null = Value::Null;
-            let today = Value::from(now.as_str().and_then(|n| n.get(..10)).unwrap_or_default());
             let roots = Roots {
                 input: &null,
                 path: &null,
@@ -42,8 +42,7 @@ pub async fn token<T: Transport>(
                 secrets: target.secrets,
                 auth: &null,
                 connection: target.info,
-                now,
-                today: &today,
+                clock,
                 response: &null,
                 steps: &[],
             };

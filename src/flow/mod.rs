@@ -8,7 +8,9 @@ pub mod normalize;
 pub mod paging;
 
 use crate::value::Value;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
+
+use crate::engine::clock::Clock;
 
 use crate::canonical::operation::Operation;
 use crate::canonical::problem::{Direction, ErrorCode, FieldError, Problem};
@@ -83,12 +85,6 @@ impl OrderJson {
     }
 }
 
-/// Values fixed for the whole request.
-struct Clock {
-    now: Value,
-    today: Value,
-}
-
 /// Runs `op`. Every failure is a problem naming the connection.
 pub async fn run<T: Transport>(
     target: &Target<'_>,
@@ -145,12 +141,9 @@ async fn run_inner<T: Transport>(
     } else {
         Value::Null
     };
-    let now = input.now.unwrap_or_else(Utc::now);
-    let clock = Clock {
-        now: Value::from(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        today: Value::from(now.date_naive().to_string()),
-    };
-    let mut auth = login::token(target, transport, &clock.now, None).await?;
+    // One instant for the whole request; its texts are made only if a template reads them.
+    let clock = Clock::at(input.now.unwrap_or_else(Utc::now));
+    let mut auth = login::token(target, transport, &clock, None).await?;
     let auth_headers = mapping
         .auth
         .as_ref()
@@ -202,7 +195,7 @@ async fn run_inner<T: Transport>(
                 .map_err(|e| normalize::transport_problem(&e, write_sent || is_write))?;
             if renew_on.contains(&response.status) && attempt == 1 && has_login(mapping) {
                 // The ERP refused the token: it did not act on the request; log in and resend once.
-                auth = login::token(target, transport, &clock.now, Some(&auth)).await?;
+                auth = login::token(target, transport, &clock, Some(&auth)).await?;
                 continue;
             }
             write_sent |= is_write;
@@ -342,8 +335,7 @@ fn roots<'a>(
         secrets: target.secrets,
         auth,
         connection: target.info,
-        now: &clock.now,
-        today: &clock.today,
+        clock,
         response,
         steps,
     }
