@@ -1385,6 +1385,15 @@ fn cmp(
 }
 
 fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
+    match root {
+        Root::Index => s.index.map(|i| Cow::Owned(Value::Number(Number::from(i)))),
+        _ => root_ref(root, s).map(Cow::Borrowed),
+    }
+}
+
+/// The value of a root other than `$index` (the one made, not found); `None` when it is
+/// absent or null.
+fn root_ref<'a>(root: Root, s: &Scope<'a>) -> Option<&'a Value> {
     let r = s.roots;
     let v: &'a Value = match root {
         Root::Focus => s.focus,
@@ -1400,14 +1409,10 @@ fn root_value<'a>(root: Root, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
         Root::Today => r.clock.today(),
         Root::Response => r.response,
         Root::Parent => s.parent?.focus,
-        Root::Index => return s.index.map(|i| Cow::Owned(Value::Number(Number::from(i)))),
+        Root::Index => return None,
         Root::Step(slot) => r.steps.get(slot)?,
     };
-    if v.is_null() {
-        None
-    } else {
-        Some(Cow::Borrowed(v))
-    }
+    (!v.is_null()).then_some(v)
 }
 
 /// Whether a value read from `root` lives as long as the roots (see `Scope::stable`).
@@ -1432,9 +1437,13 @@ fn root_pointer<'s>(root: Root, s: &'s Scope<'_>) -> Option<&'s Pointer<'s>> {
 
 /// Selects with a selector in a scope.
 pub fn select<'a>(sel: &Selector, s: &Scope<'a>) -> Option<Cow<'a, Value>> {
-    match root_value(sel.root, s)? {
-        Cow::Borrowed(b) => sel.select(b),
-        Cow::Owned(o) => sel.select(&o).map(|v| Cow::Owned(v.into_owned())),
+    match sel.root {
+        // The one root made here, not found: what it selects is copied out of it.
+        Root::Index => {
+            let index = root_value(Root::Index, s)?;
+            sel.select(&index).map(|v| Cow::Owned(v.into_owned()))
+        }
+        root => sel.select(root_ref(root, s)?),
     }
 }
 
