@@ -24,7 +24,7 @@ use ordergate::canonical::query::list_query as parse_list_query;
 use ordergate::canonical::validate::{Body, check_body, schema_accepts, typed_accepts, validate};
 use ordergate::codec;
 use ordergate::engine::compile::compile_file;
-use ordergate::engine::plan::{Mapping, XmlOptions};
+use ordergate::engine::plan::{ElementPath, Mapping, XmlOptions};
 use ordergate::engine::render::VendorRequest;
 use ordergate::flow::{self, OpInput, OpOutput, Target};
 use ordergate::json;
@@ -248,7 +248,10 @@ pub fn decode_json(data: &[u8]) {
 pub fn decode_xml(data: &[u8]) {
     let marked = XmlOptions {
         list_attribute: Some(("list".into(), "true".into())),
-        always_list: vec!["root/products".into(), "root/services".into()],
+        always_list: vec![
+            ElementPath::parse("root/products"),
+            ElementPath::parse("root/services"),
+        ],
         ..XmlOptions::default()
     };
     for opts in [&marked, &XmlOptions::default()] {

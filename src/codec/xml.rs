@@ -253,8 +253,6 @@ fn trim(text: &str) -> &str {
 /// One element being read: its members gathered as its children close.
 struct Frame<'a> {
     name: Name,
-    /// Length of the decoder's path before this element's name was added.
-    path_len: usize,
     /// Marked with the list attribute or named in `always_list`: where its children's values
     /// start on the items stack.
     items: Option<usize>,
@@ -381,8 +379,6 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
     let names = Names::current();
     let mut stack: Vec<Frame> = Vec::new();
     let mut scratch = Spare::take();
-    // The names from the root to the open element, `/`-separated (for `always_list`).
-    let mut path = String::new();
     let mut root: Option<Value> = None;
     loop {
         let event = reader
@@ -401,21 +397,19 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
                         format!("nested deeper than {MAX_DEPTH} levels"),
                     ));
                 }
-                let frame = open_frame(&e, &mut path, opts, (&body, &names), &mut scratch)?;
+                let frame = open_frame(&e, &stack, opts, (&body, &names), &mut scratch)?;
                 stack.push(frame);
             }
             Event::Empty(_) | Event::End(_) => {
                 // An empty element ends as soon as it is opened.
                 let frame = match &event {
-                    Event::Empty(e) => {
-                        open_frame(e, &mut path, opts, (&body, &names), &mut scratch)?
-                    }
+                    Event::Empty(e) => open_frame(e, &stack, opts, (&body, &names), &mut scratch)?,
                     _ => stack
                         .pop()
                         .ok_or_else(|| CodecError::decode("XML", "unbalanced end tag"))?,
                 };
                 let open = (stack.as_mut_slice(), &mut *scratch);
-                close(frame, open, &mut path, &mut root, &body);
+                close(frame, open, &mut root, &body);
             }
             Event::Text(t) => {
                 // White space before an element's first text is trimmed anyway: the lines and
@@ -469,23 +463,20 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
 
 fn open_frame<'a>(
     e: &BytesStart<'_>,
-    path: &mut String,
+    open: &[Frame<'_>],
     opts: &XmlOptions,
     (body, names): (&Body, &Names),
     scratch: &mut Scratch,
 ) -> Result<Frame<'a>, CodecError> {
     let name = names.name(local_name(e.name().as_ref()));
-    let path_len = path.len();
-    if !opts.always_list.is_empty() {
-        if path_len > 0 {
-            path.push('/');
-        }
-        path.push_str(&name);
-    }
-    let mut is_list = opts.always_list.iter().any(|p| p == path);
+    // Named in `always_list`: the path's names are the open elements' and this one's.
+    let mut is_list = opts.always_list.iter().any(|p| {
+        p.0.len() == open.len() + 1
+            && p.0.last().is_some_and(|&k| name.is(k))
+            && p.0.iter().zip(open).all(|(&k, f)| f.name.is(k))
+    });
     let mut frame = Frame {
         name,
-        path_len,
         items: None,
         members: scratch.members.len(),
         added: 0,
@@ -530,11 +521,9 @@ fn local_name(qname: &str) -> &str {
 fn close(
     frame: Frame<'_>,
     (stack, scratch): (&mut [Frame<'_>], &mut Scratch),
-    path: &mut String,
     root: &mut Option<Value>,
     body: &Body,
 ) {
-    path.truncate(frame.path_len);
     let (name, value) = frame.finish(scratch, body);
     match stack.last_mut() {
         Some(parent) => parent.add_child(scratch, name, value),
@@ -556,6 +545,30 @@ mod tests {
             list_attribute: Some(("list".into(), "true".into())),
             ..XmlOptions::default()
         }
+    }
+
+    #[test]
+    fn elements_named_in_always_list_are_lists_at_that_path_only() {
+        use crate::engine::plan::ElementPath;
+        let opts = XmlOptions {
+            always_list: ["root", "root/item/products", "root/b"]
+                .into_iter()
+                .map(ElementPath::parse)
+                .collect(),
+            ..opts()
+        };
+        // `root` is a list of its one child; `products` under `item` is, under `other` it is
+        // not; `b` at the top of `root` is, and a prefix does not change a name.
+        let xml = "<root><item><ns:products><item><id>1</id></item></ns:products>\
+                   <other><products><id>2</id></products></other><b/></item></root>";
+        let v = decode(xml.as_bytes(), &opts).expect("decodes");
+        assert_eq!(
+            v,
+            json!([{"products": [{"id": "1"}], "other": {"products": {"id": "2"}}, "b": ""}])
+        );
+        let xml = "<root><b><x>1</x></b><c><b><x>2</x></b></c></root>";
+        let v = decode(xml.as_bytes(), &opts).expect("decodes");
+        assert_eq!(v, json!([["1"], {"b": {"x": "2"}}]));
     }
 
     #[test]

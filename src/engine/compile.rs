@@ -1552,7 +1552,7 @@ fn xml_options(node: &Node) -> R<XmlOptions> {
         o.always_list = match &l.kind {
             NodeKind::Seq(items) => items
                 .iter()
-                .map(|i| string(i, "always_list"))
+                .map(|i| string(i, "always_list").map(|t| ElementPath::parse(&t)))
                 .collect::<R<_>>()?,
             _ => return Err(l.err("`always_list:` lists element paths like root/products")),
         };

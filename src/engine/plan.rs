@@ -137,8 +137,19 @@ pub struct XmlOptions {
     /// Attribute put on (and recognised on) list elements, e.g. `list="true"`.
     pub list_attribute: Option<(String, String)>,
     /// Paths of elements read as lists even without the attribute (`root/products`).
-    pub always_list: Vec<String>,
+    pub always_list: Vec<ElementPath>,
     pub declaration: bool,
+}
+
+/// An element path (`root/products`): the names from the root, interned at load so that the
+/// XML reader compares them with the names it reads by address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementPath(pub Vec<Key>);
+
+impl ElementPath {
+    pub fn parse(text: &str) -> Self {
+        ElementPath(text.split('/').map(Key::new).collect())
+    }
 }
 
 impl Default for XmlOptions {

@@ -9,36 +9,40 @@ use crate::canonical::problem::Problem;
 
 pub type Body = Full<Bytes>;
 
+/// The content types of our own answers, made once (a header value made from text is checked
+/// and copied into a new allocation at every use).
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
+
 pub fn json(status: u16, value: &Value, request_id: &str) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    build(status, "application/json", Bytes::from(bytes), request_id)
+    build(status, Some(JSON), Bytes::from(bytes), request_id)
 }
 
 /// JSON already written as text.
 pub fn json_text(status: u16, text: String, request_id: &str) -> Response<Body> {
-    build(status, "application/json", Bytes::from(text), request_id)
+    build(status, Some(JSON), Bytes::from(text), request_id)
 }
 
 pub fn raw_json(status: u16, text: &'static str, request_id: &str) -> Response<Body> {
     build(
         status,
-        "application/json",
+        Some(JSON),
         Bytes::from_static(text.as_bytes()),
         request_id,
     )
 }
 
 pub fn empty(status: u16, request_id: &str) -> Response<Body> {
-    let mut r = build(status, "", Bytes::new(), request_id);
-    r.headers_mut().remove(header::CONTENT_TYPE);
-    r
+    build(status, None, Bytes::new(), request_id)
 }
 
 /// An answer stored under an `Idempotency-Key`, as it was first given.
 pub fn replay(a: &crate::idempotency::StoredAnswer, request_id: &str) -> Response<Body> {
+    let content_type = HeaderValue::from_str(&a.content_type).ok();
     let mut r = build(
         a.status,
-        &a.content_type,
+        content_type,
         Bytes::from(a.body.clone()),
         request_id,
     );
@@ -60,7 +64,7 @@ pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
     let mut r = build(
         p.status(),
-        "application/problem+json",
+        Some(PROBLEM_JSON),
         Bytes::from(bytes),
         request_id,
     );
@@ -77,10 +81,15 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_ORDERGATE_GENERATION: HeaderName = HeaderName::from_static("x-ordergate-generation");
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
-fn build(status: u16, content_type: &str, body: Bytes, request_id: &str) -> Response<Body> {
+fn build(
+    status: u16,
+    content_type: Option<HeaderValue>,
+    body: Bytes,
+    request_id: &str,
+) -> Response<Body> {
     let mut r = Response::new(Full::new(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
+    if let Some(v) = content_type {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
