@@ -989,9 +989,17 @@ impl Ctx<'_> {
                     name.as_str(),
                     "authorization" | "cookie" | "proxy-authorization"
                 );
+            // What rendering a constant gives, made once (a value no header may hold is still
+            // refused when rendered, as any other).
+            let fixed = match &value {
+                Template::Const(v) => super::convert::scalar_str(v)
+                    .and_then(|text| http::HeaderValue::from_str(text).ok()),
+                _ => None,
+            };
             out.push(HeaderPlan {
                 name,
                 value,
+                fixed,
                 sensitive,
             });
         }

@@ -1539,7 +1539,15 @@ fn pointer_of(t: &Template, s: &Scope<'_>) -> Option<String> {
 }
 
 fn interpolate(parts: &[InterpPart], s: &Scope<'_>) -> Result<Option<String>, EvalError> {
-    let mut out = String::new();
+    // Room for the literal parts and a short value each: most texts are made without growing.
+    let room = parts
+        .iter()
+        .map(|p| match p {
+            InterpPart::Literal(t) => t.len(),
+            InterpPart::Value(_) => 32,
+        })
+        .sum();
+    let mut out = String::with_capacity(room);
     for p in parts {
         match p {
             InterpPart::Literal(t) => out.push_str(t),

@@ -49,6 +49,8 @@ pub struct SettingSpec {
 pub struct HeaderPlan {
     pub name: http::HeaderName,
     pub value: Template,
+    /// The value, made at load, when the template is a constant (`Accept: application/json`).
+    pub fixed: Option<http::HeaderValue>,
     /// Built from secrets or the auth token: masked in dry runs and logs.
     pub sensitive: bool,
 }

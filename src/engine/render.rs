@@ -72,7 +72,7 @@ pub fn render(
     ev: &Evaluator<'_>,
     scope: &Scope<'_>,
 ) -> Result<VendorRequest, RenderError> {
-    let mut path = String::new();
+    let mut path = String::with_capacity(128);
     for part in &plan.path {
         match part {
             PathPart::Literal(l) => path.push_str(l),
@@ -111,7 +111,8 @@ pub fn render(
         }
     }
 
-    let mut headers: Vec<(HeaderName, HeaderValue, bool)> = Vec::new();
+    let count = 1 + header_sets.iter().map(|set| set.len()).sum::<usize>() + plan.headers.len();
+    let mut headers: Vec<(HeaderName, HeaderValue, bool)> = Vec::with_capacity(count);
     let (body, content_type) = match (&plan.body, plan.encoding) {
         (Some(t), Encoding::Json) => {
             // Written straight into the body buffer: no value tree is built.
@@ -119,34 +120,37 @@ pub fn render(
             if !ev.write_json(t, scope, &mut bytes)? {
                 bytes.extend_from_slice(b"null");
             }
-            (Bytes::from(bytes), Some("application/json".to_string()))
+            (
+                Bytes::from(bytes),
+                Some(HeaderValue::from_static("application/json")),
+            )
         }
         (Some(t), Encoding::Form) => (
             Bytes::from(ev.write_form(t, scope)?),
-            Some("application/x-www-form-urlencoded".to_string()),
+            Some(HeaderValue::from_static(
+                "application/x-www-form-urlencoded",
+            )),
         ),
         (Some(t), Encoding::Xml) => (
             Bytes::from(ev.write_xml(t, scope, &plan.xml)?),
-            Some("application/xml; charset=utf-8".to_string()),
+            Some(HeaderValue::from_static("application/xml; charset=utf-8")),
         ),
         // Multipart parts and a text body come from the evaluated value.
         (Some(t), Encoding::Multipart) => (
             Bytes::from(codec::multipart::encode(&evaluated(ev, t, scope)?)?),
-            Some(codec::multipart::content_type()),
+            Some(
+                HeaderValue::from_str(&codec::multipart::content_type())
+                    .map_err(|_| RenderError::BadHeader("content-type".into()))?,
+            ),
         ),
         (Some(t), Encoding::Text) => (
             Bytes::from(scalar_text(&evaluated(ev, t, scope)?).unwrap_or_default()),
-            Some("text/plain; charset=utf-8".to_string()),
+            Some(HeaderValue::from_static("text/plain; charset=utf-8")),
         ),
         _ => (Bytes::new(), None),
     };
     if let Some(ct) = content_type {
-        headers.push((
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_str(&ct)
-                .map_err(|_| RenderError::BadHeader("content-type".into()))?,
-            false,
-        ));
+        headers.push((http::header::CONTENT_TYPE, ct, false));
     }
     for set in header_sets
         .iter()
@@ -154,12 +158,18 @@ pub fn render(
         .chain(std::iter::once(plan.headers.as_slice()))
     {
         for h in set {
-            let Some(v) = ev.eval(&h.value, scope)? else {
-                continue;
+            let value = match &h.fixed {
+                Some(fixed) => fixed.clone(),
+                None => {
+                    let Some(v) = ev.eval(&h.value, scope)? else {
+                        continue;
+                    };
+                    let text =
+                        scalar_str(&v).ok_or_else(|| RenderError::BadHeader(h.name.to_string()))?;
+                    HeaderValue::from_str(text)
+                        .map_err(|_| RenderError::BadHeader(h.name.to_string()))?
+                }
             };
-            let text = scalar_str(&v).ok_or_else(|| RenderError::BadHeader(h.name.to_string()))?;
-            let value = HeaderValue::from_str(text)
-                .map_err(|_| RenderError::BadHeader(h.name.to_string()))?;
             headers.retain(|(n, _, _)| *n != h.name);
             headers.push((h.name.clone(), value, h.sensitive));
         }
