@@ -88,6 +88,8 @@ fn build(
     request_id: &str,
 ) -> Response<Body> {
     let mut r = Response::new(Full::new(body));
+    // Content type, request id, generation, location: one allocation.
+    r.headers_mut().reserve(4);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Some(v) = content_type {
         r.headers_mut().insert(header::CONTENT_TYPE, v);

@@ -104,13 +104,15 @@ impl HttpTransport {
         let uri = Uri::from_maybe_shared(Bytes::from(url)).map_err(|_| {
             UpstreamError::BadUrl(format!("{}{}", self.base_url, req.path_and_query))
         })?;
-        let mut builder = Request::builder().method(req.method.clone()).uri(uri);
+        let mut request = Request::new(Full::new(req.body.clone()));
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = uri;
+        // Sized once for the rendered headers and the `Host` the client adds.
+        let headers = request.headers_mut();
+        headers.reserve(req.headers.len() + 1);
         for (name, value, _) in &req.headers {
-            builder = builder.header(name, value);
+            headers.append(name.clone(), value.clone());
         }
-        let request = builder
-            .body(Full::new(req.body.clone()))
-            .map_err(|e| UpstreamError::BadUrl(e.to_string()))?;
         let response = self.client.request(request).await.map_err(|e| {
             if e.is_connect() {
                 UpstreamError::Connect(error_chain(&e))
