@@ -391,7 +391,13 @@ fn written_order_json(
     let id = named(b"\"id\"")
         .and_then(|m| text.get(m.value.clone()))
         .filter(|t| t.first() == Some(&b'"'))
-        .and_then(|t| serde_json::from_slice::<String>(t).ok())
+        .and_then(|t| match t.get(1..t.len() - 1) {
+            // Without an escape, the text between the quotes is the id.
+            Some(inner) if !inner.contains(&b'\\') => {
+                std::str::from_utf8(inner).ok().map(str::to_owned)
+            }
+            _ => serde_json::from_slice::<String>(t).ok(),
+        })
         .filter(|id| !id.is_empty())
         .ok_or_else(no_order)?;
     Ok(OrderJson {
@@ -402,13 +408,12 @@ fn written_order_json(
 
 /// An object's JSON text as `write_json` wrote it (it ends with its closing brace), with a
 /// last member `connection`.
-fn connection_appended(text: Vec<u8>, connection: &str) -> Result<String, Problem> {
-    let mut text = String::from_utf8(text).map_err(|_| no_order())?;
+fn connection_appended(mut text: Vec<u8>, connection: &str) -> Result<String, Problem> {
     text.pop();
-    text.push_str(",\"connection\":");
-    text.push_str(&Value::from(connection).to_string());
-    text.push('}');
-    Ok(text)
+    text.extend_from_slice(b",\"connection\":");
+    crate::value::write_json_str(&mut text, connection);
+    text.push(b'}');
+    String::from_utf8(text).map_err(|_| no_order())
 }
 
 /// What `with_connection` does, on a result written as JSON text: the order must be an object
@@ -553,6 +558,7 @@ mod tests {
         for text in [
             r#"{"id":"SO-1","lines":[{"id":"x"}],"total":1.5}"#,
             r#"{"lines":[{"id":"x"}],"id":"S\"Oé"}"#,
+            r#"{"id":"é-1","total":2}"#,
             r#"{"connection":"x","id":"SO-2"}"#,
             r#"{"name":"SO-1"}"#,
             r#"{"id":""}"#,
