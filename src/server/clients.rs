@@ -9,6 +9,8 @@ use crate::canonical::operation::Operation;
 use crate::canonical::problem::{ErrorCode, Problem};
 use crate::config::file::{ApiKey, Clients};
 
+const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+
 /// Who is calling: `Ok(None)` when no authentication is configured.
 pub fn authenticate<'a>(
     clients: &'a Clients,
@@ -18,7 +20,7 @@ pub fn authenticate<'a>(
         return Ok(None);
     };
     let presented = headers
-        .get("x-api-key")
+        .get(X_API_KEY)
         .and_then(|v| v.to_str().ok())
         .or_else(|| {
             headers

@@ -285,7 +285,8 @@ where
 
 /// The `Idempotency-Key` header, checked: 1 to 255 visible ASCII characters.
 fn idempotency_key<B>(req: &Request<B>) -> Result<Option<String>, Problem> {
-    let Some(v) = req.headers().get("idempotency-key") else {
+    const IDEMPOTENCY_KEY: http::HeaderName = http::HeaderName::from_static("idempotency-key");
+    let Some(v) = req.headers().get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
     match v.to_str() {
@@ -421,5 +422,12 @@ fn request_id<B>(req: &Request<B>) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
         })
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| {
+            // Hyphenated, as `to_string` writes it, without the formatter.
+            let mut buf = uuid::Uuid::encode_buffer();
+            uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut buf)
+                .to_owned()
+        })
 }

@@ -1,5 +1,7 @@
 //! Routes: the canonical paths -> an operation on a connection (or a gateway resource).
 
+use std::borrow::Cow;
+
 use http::Method;
 use percent_encoding::percent_decode_str;
 
@@ -61,22 +63,22 @@ pub enum RouteError {
 }
 
 pub fn route(method: &Method, path: &str) -> Result<Route, RouteError> {
-    let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut segs = Vec::with_capacity(raw.len());
-    for s in &raw {
-        let decoded = percent_decode_str(s)
+    // Each segment decoded; borrowed from the path unless it held an escape.
+    let mut decoded: Vec<Cow<'_, str>> = Vec::with_capacity(8);
+    for s in path.trim_start_matches('/').split('/') {
+        let segment = percent_decode_str(s)
             .decode_utf8()
             .map_err(|_| RouteError::BadSegment)?;
-        if decoded.chars().any(char::is_control) {
+        if segment.chars().any(char::is_control) {
             return Err(RouteError::BadSegment);
         }
-        segs.push(decoded.into_owned());
+        decoded.push(segment);
     }
     // `.` and `..` as ids would become dot-segments on a path-normalising ERP or proxy.
-    if segs.iter().skip(2).any(|s| s == "." || s == "..") {
+    if decoded.iter().skip(2).any(|s| s == "." || s == "..") {
         return Err(RouteError::BadSegment);
     }
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let segs: Vec<&str> = decoded.iter().map(AsRef::as_ref).collect();
     match segs.as_slice() {
         ["openapi.json"] => only_get(method, Route::OpenApi),
         ["healthz"] => only_get(method, Route::Health),
