@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::value::Value;
 
 /// The instant of one request (none: both roots are null, as in the engine's unit tests).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Clock {
     at: Option<DateTime<Utc>>,
     now: OnceLock<Value>,

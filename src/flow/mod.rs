@@ -182,8 +182,7 @@ async fn run_inner<T: Transport>(
                     .as_deref()
                     .and_then(|t| http::HeaderValue::from_str(t).ok())
                 {
-                    r.headers
-                        .push((http::HeaderName::from_static("traceparent"), tp, false));
+                    r.headers.push((crate::telemetry::trace::HEADER, tp, false));
                 }
                 r
             };

@@ -41,7 +41,7 @@ where
     let request_id = request_id(&req);
     let (trace_id, traceparent) = crate::telemetry::trace::continue_or_start(
         req.headers()
-            .get(respond::TRACEPARENT)
+            .get(crate::telemetry::trace::HEADER)
             .and_then(|v| v.to_str().ok()),
     );
     let m = metrics();

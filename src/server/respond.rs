@@ -79,7 +79,6 @@ pub fn problem(p: &Problem, request_id: &str) -> Response<Body> {
 /// Header names made once (a name given as text is parsed and hashed at every use).
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_ORDERGATE_GENERATION: HeaderName = HeaderName::from_static("x-ordergate-generation");
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 fn build(
     status: u16,

@@ -1,6 +1,9 @@
 //! W3C Trace Context: a valid incoming `traceparent` is continued (same trace id, a new span id
 //! for the gateway's call to the ERP); without one, a new trace starts.
 
+/// The header that carries the trace context, read from clients and sent to the ERP.
+pub const HEADER: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// `00-<trace id>-<parent id>-<flags>`, checked as the W3C recommendation says.
 pub fn parse(header: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = header.trim().split('-').collect();
