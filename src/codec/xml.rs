@@ -381,6 +381,11 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
     let mut scratch = Spare::take();
     let mut root: Option<Value> = None;
     loop {
+        // White space before an element's first text is trimmed anyway (below): while the open
+        // element has no text yet (or none is open), the reader skips it itself, so the lines
+        // and indentation between elements make no event at all. Once it has text, white space
+        // is kept (mixed content, the spaces after a reference).
+        reader.config_mut().trim_text_start = stack.last().is_none_or(|top| top.text.is_empty());
         let event = reader
             .read_event()
             .map_err(|e| CodecError::decode("XML", e.to_string()))?;
@@ -412,8 +417,8 @@ pub fn decode(bytes: &Bytes, opts: &XmlOptions) -> Result<Value, CodecError> {
                 close(frame, open, &mut root, &body);
             }
             Event::Text(t) => {
-                // White space before an element's first text is trimmed anyway: the lines and
-                // indentation between elements are not gathered (nor allocated) at all.
+                // White space before an element's first text is trimmed anyway: what the reader
+                // did not skip (a form feed) is not gathered either.
                 if let Some(top) = stack.last_mut()
                     && !(top.text.is_empty() && t.bytes().all(|b| b.is_ascii_whitespace()))
                 {
