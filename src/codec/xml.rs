@@ -67,10 +67,18 @@ impl XmlWriter {
     /// Opens the start tag of element `name`, checked, at nesting `depth`; attributes may
     /// follow, then [`XmlWriter::start_done`] or [`XmlWriter::empty_done`].
     pub fn open(&mut self, name: &str, depth: usize) -> Result<(), CodecError> {
+        self.open_known(name, is_element_name(name), depth)
+    }
+
+    /// [`XmlWriter::open`] for a name whose check was made once, at load (`valid`): a
+    /// mapping's member names and its root and item elements.
+    pub fn open_known(&mut self, name: &str, valid: bool, depth: usize) -> Result<(), CodecError> {
         if depth > MAX_DEPTH {
             return Err(CodecError::encode("XML", "nested too deeply"));
         }
-        check_name(name)?;
+        if !valid {
+            return Err(not_an_element_name(name));
+        }
         self.out.push(b'<');
         self.out.extend_from_slice(name.as_bytes());
         Ok(())
@@ -78,7 +86,9 @@ impl XmlWriter {
 
     /// Attribute `attr` (a key written `@attr`) of the open tag, with a scalar value.
     pub fn attribute(&mut self, attr: &str, v: &Value) -> Result<(), CodecError> {
-        check_name(attr)?;
+        if !is_element_name(attr) {
+            return Err(not_an_element_name(attr));
+        }
         let text = scalar_str(v).ok_or_else(|| {
             CodecError::encode("XML", format!("attribute `{attr}` must be a scalar"))
         })?;
@@ -134,25 +144,23 @@ impl XmlWriter {
     }
 }
 
-fn check_name(name: &str) -> Result<(), CodecError> {
+/// Whether `name` may name an element (or an attribute) as this codec writes them: a letter or
+/// `_`, then letters, digits, `_`, `-` and `.`.
+pub fn is_element_name(name: &str) -> bool {
     // Most names are ASCII, decided in one pass over the bytes; a name with any other
     // character goes through the Unicode classes (which answer ASCII the same way).
-    let ok = ascii_name_ok(name.as_bytes()).unwrap_or_else(|| {
+    ascii_name_ok(name.as_bytes()).unwrap_or_else(|| {
         name.chars()
             .next()
             .is_some_and(|c| c.is_alphabetic() || c == '_')
             && name
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(CodecError::encode(
-            "XML",
-            format!("`{name}` is not a valid element name"),
-        ))
-    }
+    })
+}
+
+fn not_an_element_name(name: &str) -> CodecError {
+    CodecError::encode("XML", format!("`{name}` is not a valid element name"))
 }
 
 /// What an ASCII byte may be in an element name: 2 first or later (a letter, `_`), 1 later
@@ -198,7 +206,18 @@ pub fn write_element(
     opts: &XmlOptions,
     depth: usize,
 ) -> Result<(), CodecError> {
-    w.open(name, depth)?;
+    write_element_known(w, (name, is_element_name(name)), value, opts, depth)
+}
+
+/// [`write_element`] for a name checked at load: `(name, whether it is valid)`.
+pub fn write_element_known(
+    w: &mut XmlWriter,
+    (name, valid): (&str, bool),
+    value: &Value,
+    opts: &XmlOptions,
+    depth: usize,
+) -> Result<(), CodecError> {
+    w.open_known(name, valid, depth)?;
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -729,7 +748,7 @@ mod tests {
         };
         let alphabet = ['a', 'Z', '0', '_', '-', '.', ' ', 'é', '٣', '@', ':', 'Ж'];
         for name in crate::value::every_text(&alphabet, 3) {
-            assert_eq!(check_name(&name).is_ok(), rule(&name), "{name:?}");
+            assert_eq!(is_element_name(&name), rule(&name), "{name:?}");
         }
     }
 

@@ -1531,6 +1531,18 @@ fn paging(node: &Node) -> R<Paging> {
     Ok(p)
 }
 
+/// An element the XML writer opens in every document (`root:`, `item:`), checked here once.
+fn element_name(node: &Node, what: &str) -> R<String> {
+    let name = string(node, what)?;
+    if crate::codec::xml::is_element_name(&name) {
+        Ok(name)
+    } else {
+        Err(node.err(format!(
+            "`{what}: {name}` is not a valid XML element name (a letter or `_`, then letters, digits, `_`, `-` or `.`)"
+        )))
+    }
+}
+
 fn xml_options(node: &Node) -> R<XmlOptions> {
     check_keys(
         node,
@@ -1544,10 +1556,10 @@ fn xml_options(node: &Node) -> R<XmlOptions> {
     )?;
     let mut o = XmlOptions::default();
     if let Some(r) = node.get("root") {
-        o.root = string(r, "root")?;
+        o.root = element_name(r, "root")?;
     }
     if let Some(i) = node.get("item") {
-        o.item = string(i, "item")?;
+        o.item = element_name(i, "item")?;
     }
     if let Some(a) = node.get("list_attribute") {
         let text = string(a, "list_attribute")?;
@@ -1671,6 +1683,28 @@ mod tests {
         let re = p.regex().expect("built");
         assert!(re.is_match("Größe: 3"));
         assert!(std::ptr::eq(re, p.regex().expect("built")), "built once");
+    }
+
+    #[test]
+    fn xml_root_and_item_must_be_element_names() {
+        let xml = |opts: &str| {
+            errors_of(&MINIMAL.replace(
+                "path: \"/o/${path.id}\" }",
+                &format!("path: /o, encoding: xml, xml: {opts}, body: {{ a: 1 }} }}"),
+            ))
+        };
+        let e = xml("{ root: \"sales order\" }");
+        assert!(
+            e.contains("m.yaml:6:")
+                && e.contains("`root: sales order` is not a valid XML element name"),
+            "{e}"
+        );
+        let e = xml("{ item: 2nd }");
+        assert!(
+            e.contains("`item: 2nd` is not a valid XML element name"),
+            "{e}"
+        );
+        assert_eq!(xml("{ root: Заказ, item: _line.x-1 }"), "");
     }
 
     #[test]

@@ -327,12 +327,14 @@ pub enum ObjectKey {
 }
 
 /// A member name written in the mapping, with its JSON text made once at load (`"name":`, the
-/// quotes, escapes and colon included) for the JSON writer.
+/// quotes, escapes and colon included) for the JSON writer, and whether the XML writer may
+/// write it as an element (checked once, at load).
 #[derive(Debug, Clone)]
 pub struct Name {
     /// Interned: objects the engine builds name their members with the mapping's copy.
     text: Key,
     json: Box<str>,
+    xml: bool,
 }
 
 impl Name {
@@ -341,8 +343,14 @@ impl Name {
         let quoted = serde_json::to_string(&text).unwrap_or_else(|_| format!("{text:?}"));
         Name {
             json: format!("{quoted}:").into_boxed_str(),
+            xml: crate::codec::xml::is_element_name(&text),
             text: Key::new(&text),
         }
+    }
+
+    /// The name as an element the XML writer opens: the name, and whether it is a valid one.
+    pub fn element(&self) -> (&str, bool) {
+        (self.text.as_str(), self.xml)
     }
 
     pub fn as_str(&self) -> &str {

@@ -24,17 +24,19 @@ impl Evaluator<'_> {
             opts,
             depth: 0,
         };
-        if !self.write_element(&mut element, &opts.root, t, s, 0)? {
+        let root = (opts.root.as_str(), xml::is_element_name(&opts.root));
+        if !self.write_element(&mut element, root, t, s, 0)? {
             w.empty(&opts.root, 0)?;
         }
         Ok(w.into_bytes())
     }
 
-    /// Writes element `name` holding `t`; false (nothing written) when `t` is absent.
+    /// Writes element `name` holding `t`; false (nothing written) when `t` is absent. The name
+    /// comes with whether it is a valid one, decided once (a mapping's names at load).
     fn write_element(
         &self,
         e: &mut Element<'_>,
-        name: &str,
+        name: (&str, bool),
         t: &Template,
         s: &Scope<'_>,
         use_depth: usize,
@@ -47,7 +49,7 @@ impl Evaluator<'_> {
         if let Template::Merge(_) = t
             && let Some(walk) = self.object_walk(t, s, use_depth)
         {
-            e.w.open(name, e.depth)?;
+            e.w.open_known(name.0, name.1, e.depth)?;
             walk.members(|m| {
                 let Some(attr) = m.key().strip_prefix('@') else {
                     return Ok(false);
@@ -69,20 +71,24 @@ impl Evaluator<'_> {
                     && key.as_str() != "#text"
                 {
                     // Walked, not built: objects and lists below are written as they come.
-                    return self.write_element(e, key, t, s, d);
+                    return self.write_element(e, key.element(), t, s, d);
                 }
+                let element = match &m {
+                    WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => key.element(),
+                    WalkMember::Value(key, _) => (*key, xml::is_element_name(key)),
+                };
                 let Some(v) = self.member_value(&m, s)? else {
                     return Ok(false);
                 };
                 if key == "#text" {
                     e.w.text(&v);
                 } else {
-                    xml::write_element(e.w, key, &v, e.opts, e.depth)?;
+                    xml::write_element_known(e.w, element, &v, e.opts, e.depth)?;
                 }
                 Ok::<_, RenderError>(true)
             })?;
             e.depth -= 1;
-            e.w.end(name);
+            e.w.end(name.0);
             return Ok(true);
         }
         match t {
@@ -91,7 +97,7 @@ impl Evaluator<'_> {
                     .iter()
                     .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
             {
-                e.w.open(name, e.depth)?;
+                e.w.open_known(name.0, name.1, e.depth)?;
                 for (key, value) in fields {
                     let ObjectKey::Literal(key) = key else {
                         continue;
@@ -117,10 +123,10 @@ impl Evaluator<'_> {
                         }
                         continue;
                     }
-                    self.write_element(e, key, value, s, use_depth)?;
+                    self.write_element(e, key.element(), value, s, use_depth)?;
                 }
                 e.depth -= 1;
-                e.w.end(name);
+                e.w.end(name.0);
                 Ok(true)
             }
             Template::Array(_) | Template::Compact(..) | Template::Each(_) => {
@@ -128,7 +134,7 @@ impl Evaluator<'_> {
             }
             other => match self.eval_depth(other, s, use_depth)? {
                 Some(v) => {
-                    xml::write_element(e.w, name, &v, e.opts, e.depth)?;
+                    xml::write_element_known(e.w, name, &v, e.opts, e.depth)?;
                     Ok(true)
                 }
                 None => Ok(false),
@@ -142,23 +148,23 @@ impl Evaluator<'_> {
     fn write_list(
         &self,
         e: &mut Element<'_>,
-        name: &str,
+        name: (&str, bool),
         t: &Template,
         s: &Scope<'_>,
         use_depth: usize,
     ) -> Result<bool, RenderError> {
         let mark = e.w.mark();
-        e.w.open(name, e.depth)?;
+        e.w.open_known(name.0, name.1, e.depth)?;
         e.w.list_attribute(e.opts);
         e.w.start_done();
         e.depth += 1;
-        let item = e.opts.item.as_str();
+        let item = (e.opts.item.as_str(), xml::is_element_name(&e.opts.item));
         let mut any = false;
         let keep = match t {
             Template::Array(items) => {
                 for i in items {
                     if !self.write_element(e, item, i, s, use_depth)? {
-                        e.w.empty(item, e.depth)?;
+                        e.w.empty(item.0, e.depth)?;
                     }
                 }
                 true
@@ -183,7 +189,7 @@ impl Evaluator<'_> {
             e.w.truncate(mark);
             return Ok(false);
         }
-        e.w.end(name);
+        e.w.end(name.0);
         Ok(true)
     }
 }
