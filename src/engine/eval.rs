@@ -766,6 +766,8 @@ impl<'m> Evaluator<'m> {
     fn eval_from<'a>(&self, op: &FromOp, s: &Scope<'a>, depth: usize) -> Out<'a> {
         let mut value = match &op.source {
             Template::Select(sel) if op.keep_null => select(sel, s),
+            // As `eval_depth` selects, without going through it.
+            Template::Select(sel) => select(sel, s).filter(|v| !v.is_null()),
             other => self.eval_depth(other, s, depth)?,
         };
         if value.is_none()
@@ -1010,6 +1012,16 @@ impl<'m> Evaluator<'m> {
             Template::Const(v) => {
                 value::write_json(out, v);
                 return Ok(true);
+            }
+            // A converted or mapped value (`from:`), as `eval_depth` gives it.
+            Template::From(op) => {
+                return Ok(match self.eval_from(op, s, depth)? {
+                    Some(v) => {
+                        value::write_json(out, &v);
+                        true
+                    }
+                    None => false,
+                });
             }
             _ => {}
         }
