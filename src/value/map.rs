@@ -116,7 +116,21 @@ impl Map {
                 hint.0.store(at as u32, Ordering::Relaxed);
                 Some(&v[at].1)
             }
-            Repr::Large(m) => m.get(key.as_str()),
+            // The same guess first in a large map: its members keep their places too.
+            Repr::Large(m) => {
+                let at = hint.0.load(Ordering::Relaxed) as usize;
+                if let Some((k, value)) = m.get_index(at)
+                    && k.is(key)
+                {
+                    return Some(value);
+                }
+                let (at, _, value) = m.get_full(key.as_str())?;
+                // A map of more than 4 billion members is no order's: its hint is left alone.
+                if let Ok(at) = u32::try_from(at) {
+                    hint.0.store(at, Ordering::Relaxed);
+                }
+                Some(value)
+            }
         }
     }
 
@@ -387,6 +401,9 @@ mod tests {
         let far = Hint(AtomicU32::new(u32::MAX));
         let map: Map = [("a".to_string(), n(1))].into_iter().collect();
         assert_eq!(map.get_hinted(Key::new("a"), &far), Some(&n(1)));
+        let large: Map = (0..2 * SMALL).map(|i| (format!("k{i}"), n(i))).collect();
+        assert_eq!(large.get_hinted(Key::new("k40"), &far), Some(&n(40)));
+        assert_eq!(far.0.load(Ordering::Relaxed), 40, "left where it was found");
     }
 
     #[test]
