@@ -67,12 +67,16 @@ impl XmlWriter {
     /// Opens the start tag of element `name`, checked, at nesting `depth`; attributes may
     /// follow, then [`XmlWriter::start_done`] or [`XmlWriter::empty_done`].
     pub fn open(&mut self, name: &str, depth: usize) -> Result<(), CodecError> {
-        self.open_known(name, is_element_name(name), depth)
+        self.open_known((name, is_element_name(name)), depth)
     }
 
-    /// [`XmlWriter::open`] for a name whose check was made once, at load (`valid`): a
-    /// mapping's member names and its root and item elements.
-    pub fn open_known(&mut self, name: &str, valid: bool, depth: usize) -> Result<(), CodecError> {
+    /// [`XmlWriter::open`] for a name checked before, `(name, whether it is valid)`: a
+    /// mapping's member names (at load), its root and item elements (once a document).
+    pub fn open_known(
+        &mut self,
+        (name, valid): (&str, bool),
+        depth: usize,
+    ) -> Result<(), CodecError> {
         if depth > MAX_DEPTH {
             return Err(CodecError::encode("XML", "nested too deeply"));
         }
@@ -209,7 +213,7 @@ pub fn write_element(
     write_element_known(w, (name, is_element_name(name)), value, opts, depth)
 }
 
-/// [`write_element`] for a name checked at load: `(name, whether it is valid)`.
+/// [`write_element`] for a name checked before: `(name, whether it is valid)`.
 pub fn write_element_known(
     w: &mut XmlWriter,
     (name, valid): (&str, bool),
@@ -217,7 +221,7 @@ pub fn write_element_known(
     opts: &XmlOptions,
     depth: usize,
 ) -> Result<(), CodecError> {
-    w.open_known(name, valid, depth)?;
+    w.open_known((name, valid), depth)?;
     match value {
         Value::Object(map) => {
             for (k, v) in map {

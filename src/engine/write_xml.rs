@@ -49,7 +49,7 @@ impl Evaluator<'_> {
         if let Template::Merge(_) = t
             && let Some(walk) = self.object_walk(t, s, use_depth)
         {
-            e.w.open_known(name.0, name.1, e.depth)?;
+            e.w.open_known(name, e.depth)?;
             walk.members(|m| {
                 let Some(attr) = m.key().strip_prefix('@') else {
                     return Ok(false);
@@ -97,7 +97,7 @@ impl Evaluator<'_> {
                     .iter()
                     .all(|(k, _)| matches!(k, ObjectKey::Literal(_))) =>
             {
-                e.w.open_known(name.0, name.1, e.depth)?;
+                e.w.open_known(name, e.depth)?;
                 for (key, value) in fields {
                     let ObjectKey::Literal(key) = key else {
                         continue;
@@ -154,7 +154,7 @@ impl Evaluator<'_> {
         use_depth: usize,
     ) -> Result<bool, RenderError> {
         let mark = e.w.mark();
-        e.w.open_known(name.0, name.1, e.depth)?;
+        e.w.open_known(name, e.depth)?;
         e.w.list_attribute(e.opts);
         e.w.start_done();
         e.depth += 1;
