@@ -67,7 +67,7 @@ impl XmlWriter {
     /// Opens the start tag of element `name`, checked, at nesting `depth`; attributes may
     /// follow, then [`XmlWriter::start_done`] or [`XmlWriter::empty_done`].
     pub fn open(&mut self, name: &str, depth: usize) -> Result<(), CodecError> {
-        self.open_known((name, is_element_name(name)), depth)
+        self.open_known(checked(name), depth)
     }
 
     /// [`XmlWriter::open`] for a name checked before, `(name, whether it is valid)`: a
@@ -173,6 +173,12 @@ pub fn is_element_name(name: &str) -> bool {
     })
 }
 
+/// `name` with whether it is an element name, as [`XmlWriter::open_known`] and
+/// [`write_element_known`] take it from a caller that did not check it before.
+pub fn checked(name: &str) -> (&str, bool) {
+    (name, is_element_name(name))
+}
+
 fn not_an_element_name(name: &str) -> CodecError {
     CodecError::encode("XML", format!("`{name}` is not a valid element name"))
 }
@@ -220,7 +226,7 @@ pub fn write_element(
     opts: &XmlOptions,
     depth: usize,
 ) -> Result<(), CodecError> {
-    write_element_known(w, (name, is_element_name(name)), value, opts, depth)
+    write_element_known(w, checked(name), value, opts, depth)
 }
 
 /// [`write_element`] for a name checked before: `(name, whether it is valid)`.

@@ -24,8 +24,7 @@ impl Evaluator<'_> {
             opts,
             depth: 0,
         };
-        let root = (opts.root.as_str(), xml::is_element_name(&opts.root));
-        if !self.write_element(&mut element, root, t, s, 0)? {
+        if !self.write_element(&mut element, xml::checked(&opts.root), t, s, 0)? {
             w.empty(&opts.root, 0)?;
         }
         Ok(w.into_bytes())
@@ -75,7 +74,7 @@ impl Evaluator<'_> {
                 }
                 let element = match &m {
                     WalkMember::Template(key, ..) | WalkMember::Replacing(key, ..) => key.element(),
-                    WalkMember::Value(key, _) => (*key, xml::is_element_name(key)),
+                    WalkMember::Value(key, _) => xml::checked(key),
                 };
                 let Some(v) = self.member_value(&m, s)? else {
                     return Ok(false);
@@ -158,7 +157,7 @@ impl Evaluator<'_> {
         e.w.list_attribute(e.opts);
         e.w.start_done();
         e.depth += 1;
-        let item = (e.opts.item.as_str(), xml::is_element_name(&e.opts.item));
+        let item = xml::checked(&e.opts.item);
         let mut any = false;
         let keep = match t {
             Template::Array(items) => {
