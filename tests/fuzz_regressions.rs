@@ -145,3 +145,12 @@ fn xml_decode_error_does_not_show_a_secret() {
 fn unreadable_answer_value_does_not_show_a_secret() {
     crash("vendor_answer", "date-error-echoes-secret");
 }
+
+/// Found by fuzzing (fixed): an element named `#text` (no XML name, but quick-xml reads it)
+/// beside its parent's own text made two members `#text`, which a debug build refused with a
+/// panic (a release build kept a map with a repeated name). The text now joins that child's
+/// value as a list.
+#[test]
+fn element_named_like_the_text_key_is_read() {
+    crash("decode_xml", "element-named-text-beside-text");
+}

@@ -373,11 +373,7 @@ impl Frame<'_> {
             return;
         }
         match self.member(scratch, &name) {
-            Some((_, Value::Array(items))) => items.push(v),
-            Some((_, existing)) => {
-                let first = existing.take();
-                *existing = Value::Array(vec![first, v]);
-            }
+            Some((_, existing)) => join(existing, v),
             None => scratch.members.push((name, v)),
         }
     }
@@ -401,10 +397,27 @@ impl Frame<'_> {
         }
         let mut members = scratch.members.split_off(self.members);
         if !trim(self.text.as_str()).is_empty() {
-            // No member is named `#text`: it is no XML name.
-            members.push((Name::from("#text"), Value::String(self.text.trimmed(body))));
+            let text = Value::String(self.text.trimmed(body));
+            // `#text` is no XML name, but the reader lets an element `<#text>` through: the
+            // element's own text then joins that child's value, as a repeated child would.
+            match members.iter_mut().find(|(k, _)| k == "#text") {
+                Some((_, child)) => join(child, text),
+                None => members.push((Name::from("#text"), text)),
+            }
         }
         (self.name, Value::Object(Map::from_unique(members)))
+    }
+}
+
+/// Value `v` added to the `existing` value of the same name: the two become a list, or `v`
+/// joins the list already there.
+fn join(existing: &mut Value, v: Value) {
+    match existing {
+        Value::Array(items) => items.push(v),
+        _ => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, v]);
+        }
     }
 }
 
@@ -722,6 +735,17 @@ mod tests {
             v,
             json!({"a": "x & y", "b": {"c": "1"}, "d": "z", "e": "", "f": {"g": "", "#text": "t  u"}, "h": "<"})
         );
+    }
+
+    /// Found by fuzzing (`fuzz/regressions/decode_xml/element-named-text-beside-text`): an
+    /// element `<#text>` (no XML name, but the reader lets it through) beside its parent's own
+    /// text made two members `#text`. Both values are kept, as a list.
+    #[test]
+    fn an_element_named_like_the_text_key_keeps_both_values() {
+        let v = decode(b"<r><#text>x</#text>y<b/></r>", &opts()).expect("decodes");
+        assert_eq!(v, json!({"#text": ["x", "y"], "b": ""}));
+        let v = decode(b"<r><#text>x</#text><#text>z</#text>y</r>", &opts()).expect("decodes");
+        assert_eq!(v, json!({"#text": ["x", "z", "y"]}));
     }
 
     #[test]
