@@ -118,16 +118,17 @@ start() { # log file, command...
 # Every process of a server's session.
 members() { pgrep -s "$1" 2>/dev/null || true; }
 
-cpu_ticks() { # session -> utime+stime of its processes (clock ticks)
-    local p t=0 stat rest
+cpu_ticks() { # session -> "utime stime" of its processes (clock ticks)
+    local p u=0 s=0 stat rest
     for p in $(members "$1"); do
         stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
         rest=${stat##*) }
         read -r -a f <<<"$rest"
         # fields 14, 15 of stat; after "pid (comm) " they are the 12th and 13th (index 11, 12)
-        t=$((t + f[11] + f[12]))
+        u=$((u + f[11]))
+        s=$((s + f[12]))
     done
-    echo "$t"
+    echo "$u $s"
 }
 
 rss_kb() { # session -> VmRSS summed over its processes
@@ -277,31 +278,33 @@ GEN_START=$(generation)
 write_post_lua "$TMP/post.lua"
 
 RESULTS_FILE=${RESULTS:-$TARGET_DIR/load-results.tsv}
-printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_us\tnon2xx\terrors\tserver_ticks\tupstream_ticks\trss_kb\thwm_kb\n' >"$RESULTS_FILE"
+printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_us\tnon2xx\terrors\tserver_ticks\tupstream_ticks\trss_kb\thwm_kb\tserver_user_ticks\n' >"$RESULTS_FILE"
 
 # run phase round target vendor conns seconds
 run() {
-    local phase=$1 round=$2 target=$3 v=$4 conns=$5 secs=$6 url session up0 up1 s0 s1 rss out res
+    local phase=$1 round=$2 target=$3 v=$4 conns=$5 secs=$6 url session up0 up1 u0 s0 u1 s1 rss out res x
     url=$("${target}_url" "$v")
     case $target in gw) session=$GW ;; gw-b) session=$GWB ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; direct) session=$UP ;; esac
-    s0=$(cpu_ticks "$session")
-    up0=$(cpu_ticks "$UP")
+    read -r u0 s0 <<<"$(cpu_ticks "$session")"
+    read -r up0 x <<<"$(cpu_ticks "$UP")"
+    up0=$((up0 + x))
     ORDER_FILE=$BENCH/orders/$v.json timeout $((secs + 30)) taskset -c "$LOAD_CPU" \
         wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s -s "$TMP/post.lua" "$url" >"$TMP/wrk.out" 2>&1 &
     local wrk_pid=$!
     sleep "$(awk -v s="$secs" 'BEGIN {print s * 0.6}')"
     rss=$(rss_kb "$session")
     wait "$wrk_pid" || { cat "$TMP/wrk.out" >&2; die "wrk failed"; }
-    s1=$(cpu_ticks "$session")
-    up1=$(cpu_ticks "$UP")
+    read -r u1 s1 <<<"$(cpu_ticks "$session")"
+    read -r up1 x <<<"$(cpu_ticks "$UP")"
+    up1=$((up1 + x))
     res=$(awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}' "$TMP/wrk.out")
     [[ -n $res ]] || { cat "$TMP/wrk.out" >&2; die "no wrk result"; }
     read -r req dur p50 p99 non2xx errs <<<"$res"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$round" "$target" "$v" \
-        "$conns" "$req" "$dur" "$p50" "$p99" "$non2xx" "$errs" $((s1 - s0)) $((up1 - up0)) "$rss" \
-        "$(hwm_kb "$session")" >>"$RESULTS_FILE"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$phase" "$round" "$target" "$v" \
+        "$conns" "$req" "$dur" "$p50" "$p99" "$non2xx" "$errs" $((u1 + s1 - u0 - s0)) $((up1 - up0)) "$rss" \
+        "$(hwm_kb "$session")" $((u1 - u0)) >>"$RESULTS_FILE"
     awk -v t="$target" -v v="$v" -v c="$conns" -v r="$req" -v d="$dur" -v p50="$p50" -v p99="$p99" \
-        -v st=$((s1 - s0)) -v hz="$HZ" -v bad="$non2xx/$errs" \
+        -v st=$((u1 + s1 - u0 - s0)) -v hz="$HZ" -v bad="$non2xx/$errs" \
         'BEGIN { printf "  %-6s %-10s c=%-4d %8.0f req/s  p50 %6.0f us  p99 %6.0f us  %6.1f CPU us/req  non-2xx/errors %s\n",
                  t, v, c, r / (d / 1e6), p50, p99, st * 1e6 / hz / (r > 0 ? r : 1), bad }' >&2
 }
@@ -419,6 +422,7 @@ def agg(phase, target, vendor):
         "p99": statistics.median(int(r["p99_us"]) for r in rs),
         "cpu": sum(int(r["server_ticks"]) for r in rs) * 1e6 / hz / max(req, 1),
         "cpus": [cpu(r) for r in rs],
+        "user": sum(int(r["server_user_ticks"]) for r in rs) * 1e6 / hz / max(req, 1),
         "up": sum(int(r["upstream_ticks"]) for r in rs) * 1e6 / hz / max(req, 1),
         "rss": max(int(r["rss_kb"]) for r in rs),
         "bad": sum(int(r["non2xx"]) + int(r["errors"]) for r in rs),
@@ -426,13 +430,14 @@ def agg(phase, target, vendor):
 vendors = "$VENDORS".split()
 print()
 print("Throughput, $CONNS connections, $ROUNDS rounds x ${DURATION}s (median req/s and latency; CPU = all rounds' CPU / all requests)")
-print(f"{'target':8} {'vendor':10} {'req/s':>8} {'p50 us':>7} {'p99 us':>7} {'CPU us/req':>10} {'per round':>22} {'upstream us/req':>15} {'RSS MB':>7} {'bad':>4}")
+print(f"{'target':8} {'vendor':10} {'req/s':>8} {'p50 us':>7} {'p99 us':>7} {'CPU us/req':>10} {'user+sys':>11} {'per round':>22} {'upstream us/req':>15} {'RSS MB':>7} {'bad':>4}")
 for v in vendors:
     for t in ("gw", "gw-b", "proxy", "bare", "direct"):
         a = agg("load", t, v)
         if a:
             per = " ".join(f"{c:.1f}" for c in a["cpus"])
-            print(f"{t:8} {v:10} {a['rps']:8.0f} {a['p50']:7.0f} {a['p99']:7.0f} {a['cpu']:10.1f} {per:>22} {a['up']:15.1f} {a['rss']/1024:7.1f} {a['bad']:4d}")
+            split = f"{a['user']:.1f}+{a['cpu'] - a['user']:.1f}"
+            print(f"{t:8} {v:10} {a['rps']:8.0f} {a['p50']:7.0f} {a['p99']:7.0f} {a['cpu']:10.1f} {split:>11} {per:>22} {a['up']:15.1f} {a['rss']/1024:7.1f} {a['bad']:4d}")
 print()
 print("Ratios, ordergate / nginx plain proxy (same run); bare = the bare hyper proxy / nginx")
 print(f"{'gateway':8} {'vendor':10} {'CPU/req':>8} {'per round':>22} {'req/s':>7} {'target':>7} {'bare CPU':>9} {'gw - bare us':>13}")
