@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::value::{Str, Value};
 
-use super::convert::TimePattern;
+use super::convert::{TimePattern, to_decimal};
 use super::plan::*;
 use super::reads;
 use super::selector::{ROOT_NAMES, Root, Selector};
@@ -314,6 +314,17 @@ fn status_code(node: &Node, what: &str) -> R<u16> {
 }
 
 /// A decimal scale: 0 to 28 places.
+/// An operand of arithmetic: a constant that reads as a number is read once, here.
+fn number_read_at_load(t: Template) -> Template {
+    match t {
+        Template::Const(v) => match to_decimal(&v) {
+            Some(d) => Template::Number(d, v),
+            None => Template::Const(v),
+        },
+        other => other,
+    }
+}
+
 fn scale_of(node: &Node) -> R<u32> {
     let v = uint(node, "scale")?;
     if v > 28 {
@@ -704,7 +715,11 @@ impl Ctx<'_> {
                     "mul" => ArithOp::Mul,
                     _ => ArithOp::Div,
                 };
-                let args = self.list(arg, &head.name)?;
+                let args: Vec<Template> = self
+                    .list(arg, &head.name)?
+                    .into_iter()
+                    .map(number_read_at_load)
+                    .collect();
                 if args.len() < 2 {
                     return Err(arg.err(format!(
                         "`{}:` takes a list of at least two operands",

@@ -360,7 +360,7 @@ impl<'m> Evaluator<'m> {
 
     pub(super) fn eval_depth<'a>(&self, t: &Template, s: &Scope<'a>, depth: usize) -> Out<'a> {
         match t {
-            Template::Const(v) => Ok(Some(Cow::Owned(v.clone()))),
+            Template::Const(v) | Template::Number(_, v) => Ok(Some(Cow::Owned(v.clone()))),
             Template::Select(sel) => Ok(select(sel, s).filter(|v| !v.is_null())),
             Template::Interp(parts) => {
                 Ok(interpolate(parts, s)?.map(|text| Cow::Owned(Value::from(text))))
@@ -748,7 +748,18 @@ impl<'m> Evaluator<'m> {
             Template::Use(idx, None) if !self.keeps(*idx, s) => {
                 self.operand(self.named(*idx, depth)?, s, depth + 1)
             }
-            // A constant (`100` of a percent) read in place, not copied out first.
+            // A selected value read where it is, without the interpreter's dispatch (as
+            // `eval_depth` selects: null is absent).
+            Template::Select(sel) => Ok(match select(sel, s) {
+                Some(v) if !v.is_null() => match to_decimal(&v) {
+                    Some(d) => Operand::Number(d),
+                    None => Operand::Other(v),
+                },
+                _ => Operand::Absent,
+            }),
+            // A constant (`100` of a percent), read at load.
+            Template::Number(d, _) => Ok(Operand::Number(*d)),
+            // A constant that is no number, read in place, not copied out first.
             Template::Const(v) => Ok(match to_decimal(v) {
                 Some(d) => Operand::Number(d),
                 None => Operand::Other(Cow::Owned(v.clone())),
@@ -2119,6 +2130,18 @@ mod tests {
         assert_eq!(
             eval("{ add: [{ coalesce: [$.nothing, x] }, 1] }"),
             "error: expected a number, found a string"
+        );
+        // Constant operands are read at load: a number written as text too, its scale kept;
+        // one that is no number is still refused when evaluated.
+        assert_eq!(eval("{ sub: [100, '2.50'] }"), "97.50");
+        assert_eq!(eval("{ mul: ['$.lines[0].q', ' 1.5 '] }"), "3.0");
+        assert_eq!(
+            eval("{ add: [x, 1] }"),
+            "error: expected a number, found a string"
+        );
+        assert_eq!(
+            eval("{ add: [null, 1] }"),
+            "error: expected a number, found null"
         );
     }
 

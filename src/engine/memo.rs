@@ -76,7 +76,7 @@ impl<'t> Walk<'t> {
                 .any(|p| matches!(p, InterpPart::Value(sel) if hit(Seen::Selector(sel))))
         };
         match t {
-            Template::Const(_) | Template::Fail(..) => false,
+            Template::Const(_) | Template::Number(..) | Template::Fail(..) => false,
             Template::Select(sel) => hit(Seen::Selector(sel)),
             Template::Interp(p) => parts(p),
             Template::Object(fields) => fields.iter().any(|(k, v)| {

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use rust_decimal::Decimal;
+
 use crate::value::{Key, Value};
 use regex_automata::meta::{BuildError, Config as RegexConfig, Regex};
 
@@ -277,6 +279,9 @@ impl StatusMatch {
 #[derive(Debug)]
 pub enum Template {
     Const(Value),
+    /// A number constant of arithmetic (`100` of a percent), read as a decimal at load; it
+    /// yields the number as written.
+    Number(Decimal, Value),
     Select(Selector),
     /// A string with `${...}` parts; absent if any part is absent.
     Interp(Vec<InterpPart>),
@@ -512,12 +517,6 @@ impl Predicate {
             Predicate::Not(inner) => (Vec::new(), vec![inner]),
             Predicate::All(list) | Predicate::Any(list) => (Vec::new(), list.iter().collect()),
         }
-    }
-}
-
-impl Template {
-    pub fn is_const(&self) -> bool {
-        matches!(self, Template::Const(_))
     }
 }
 

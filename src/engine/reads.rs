@@ -282,7 +282,7 @@ impl Walk<'_> {
 
     fn template(&mut self, t: &Template, ctx: &Ctx<'_>, depth: usize) {
         match t {
-            Template::Const(_) | Template::Fail(..) => {}
+            Template::Const(_) | Template::Number(..) | Template::Fail(..) => {}
             Template::Select(sel) => {
                 self.select(sel, ctx, true);
             }

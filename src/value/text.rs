@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::{Map, NotANumber, Number, Value};
+use super::{Map, Names, NotANumber, Number, Value};
 
 /// How serde_json (`arbitrary_precision`) hands a number to a visitor: a one-entry map under
 /// this key, its value the number's text (read here for YAML constants, tests and the long-number
@@ -120,6 +120,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         let mut first = true;
+        // A name the mappings or the contract know is their interned copy, as the server's
+        // reader makes it (`codec::json`): compared by address when a selector looks it up.
+        let names = Names::current();
         while let Some(key) = map.next_key_seed(Key)? {
             if first && key == NUMBER_KEY {
                 let text: String = map.next_value()?;
@@ -129,7 +132,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             }
             first = false;
             let value = map.next_value()?;
-            out.insert(key, value);
+            out.insert(names.name(&key), value);
         }
         Ok(Value::Object(out))
     }
