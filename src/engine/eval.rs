@@ -2131,10 +2131,10 @@ mod tests {
             eval("{ add: [{ coalesce: [$.nothing, x] }, 1] }"),
             "error: expected a number, found a string"
         );
-        // Constant operands are read at load: a number written as text too, its scale kept;
-        // one that is no number is still refused when evaluated.
-        assert_eq!(eval("{ sub: [100, '2.50'] }"), "97.50");
-        assert_eq!(eval("{ mul: ['$.lines[0].q', ' 1.5 '] }"), "3.0");
+        // Constant operands are read at load, a number written as text too; one that is no
+        // number is still refused when evaluated.
+        assert_eq!(eval("{ sub: [100, '2.50'] }"), "97.5");
+        assert_eq!(eval("{ mul: ['$.lines[0].q', ' 1.5 '] }"), "4.5");
         assert_eq!(
             eval("{ add: [x, 1] }"),
             "error: expected a number, found a string"
