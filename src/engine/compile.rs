@@ -313,7 +313,6 @@ fn status_code(node: &Node, what: &str) -> R<u16> {
     Ok(v as u16)
 }
 
-/// A decimal scale: 0 to 28 places.
 /// An operand of arithmetic: a constant that reads as a number is read once, here.
 fn number_read_at_load(t: Template) -> Template {
     match t {
@@ -325,6 +324,7 @@ fn number_read_at_load(t: Template) -> Template {
     }
 }
 
+/// A decimal scale: 0 to 28 places.
 fn scale_of(node: &Node) -> R<u32> {
     let v = uint(node, "scale")?;
     if v > 28 {
