@@ -171,6 +171,19 @@ enum Operand<'a> {
     Other(Cow<'a, Value>),
 }
 
+impl<'a> Operand<'a> {
+    /// A present or absent value as an operand: a number when it reads as one.
+    fn of(value: Option<Cow<'a, Value>>) -> Operand<'a> {
+        match value {
+            None => Operand::Absent,
+            Some(v) => match to_decimal(&v) {
+                Some(d) => Operand::Number(d),
+                None => Operand::Other(v),
+            },
+        }
+    }
+}
+
 /// How deep named templates may use each other (a cycle ends here).
 pub(crate) const MAX_USE_DEPTH: usize = 32;
 
@@ -750,27 +763,16 @@ impl<'m> Evaluator<'m> {
             }
             // A selected value read where it is, without the interpreter's dispatch (as
             // `eval_depth` selects: null is absent).
-            Template::Select(sel) => Ok(match select(sel, s) {
-                Some(v) if !v.is_null() => match to_decimal(&v) {
-                    Some(d) => Operand::Number(d),
-                    None => Operand::Other(v),
-                },
-                _ => Operand::Absent,
-            }),
+            Template::Select(sel) => Ok(Operand::of(select(sel, s).filter(|v| !v.is_null()))),
             // A constant (`100` of a percent), read at load.
             Template::Number(d, _) => Ok(Operand::Number(*d)),
-            // A constant that is no number, read in place, not copied out first.
+            // Any other constant (no number, or not an operand itself: a `coalesce` option),
+            // read in place, copied out only when it is no number.
             Template::Const(v) => Ok(match to_decimal(v) {
                 Some(d) => Operand::Number(d),
                 None => Operand::Other(Cow::Owned(v.clone())),
             }),
-            other => Ok(match self.eval_depth(other, s, depth)? {
-                None => Operand::Absent,
-                Some(v) => match to_decimal(&v) {
-                    Some(d) => Operand::Number(d),
-                    None => Operand::Other(v),
-                },
-            }),
+            other => Ok(Operand::of(self.eval_depth(other, s, depth)?)),
         }
     }
 
