@@ -24,7 +24,10 @@
 # target/load-results.tsv), PERF (a file: also samples ordergate's CPU with perf during one
 # more dokos run and prints the top symbols), ORDERGATE_BIN (a binary to measure instead of
 # building one), COMPARE_BIN (a second ordergate binary, `gw-b`, measured in the same rounds as
-# the first, on the same config: an A/B of two builds, e.g. bench/pgo.sh's).
+# the first, on the same config: an A/B of two builds, e.g. bench/pgo.sh's), BARE_WORK (a
+# calibration: a second bare proxy, `bare-w`, doing that many thousand rounds of pure
+# arithmetic per request (examples/bare_proxy.rs), measured in the same rounds: what a proxy
+# costs, in its own CPU and in the kernel's, that spends more of its own time per request).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -38,6 +41,7 @@ LOAD_CPU=${LOAD_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 ACCESS_LOG=${ACCESS_LOG:-on}
 BUILD=${BUILD:-1}
+BARE_WORK=${BARE_WORK:-}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -45,6 +49,7 @@ BENCH=$ROOT/bench
 say() { printf '%s\n' "$*" >&2; }
 die() { say "load.sh: $*"; exit 1; }
 
+[[ -z $BARE_WORK || $BARE_WORK =~ ^[0-9]+$ ]] || die "BARE_WORK must be a count (thousands of rounds)"
 for n in ROUNDS DURATION CONNS LAT_DURATION MEM_CONNS MEM_DURATION; do
     [[ ${!n} =~ ^[0-9]+$ && ${!n} -gt 0 && ${!n} -le 100000 ]] || die "$n must be a positive integer"
 done
@@ -79,7 +84,7 @@ fi
 [[ -x $BIN ]] || die "no binary at $BIN"
 COMPARE_BIN=${COMPARE_BIN:-}
 [[ -z $COMPARE_BIN || -x $COMPARE_BIN ]] || die "no binary at $COMPARE_BIN"
-TARGETS="gw${COMPARE_BIN:+ gw-b} proxy bare direct"
+TARGETS="gw${COMPARE_BIN:+ gw-b} proxy bare${BARE_WORK:+ bare-w} direct"
 BARE=$TARGET_DIR/release/examples/bare_proxy
 if [[ $BUILD == 1 ]]; then
     (cd "$ROOT" && timeout 3600 cargo build --release --quiet --example bare_proxy)
@@ -239,6 +244,12 @@ BARE_PORT=$(free_port)
 start "$TMP/bare.log" "$BARE" "127.0.0.1:$BARE_PORT" "http://127.0.0.1:$UP_PORT"
 BARE_PID=$LAST_PID
 wait_port "$BARE_PORT"
+if [[ -n $BARE_WORK ]]; then
+    BAREW_PORT=$(free_port)
+    start "$TMP/bare-w.log" "$BARE" "127.0.0.1:$BAREW_PORT" "http://127.0.0.1:$UP_PORT" "$BARE_WORK"
+    BAREW_PID=$LAST_PID
+    wait_port "$BAREW_PORT"
+fi
 sleep 1
 GW_IDLE_RSS=$(rss_kb "$GW")
 PROXY_IDLE_RSS=$(rss_kb "$PROXY")
@@ -249,6 +260,7 @@ gw_url() { echo "http://127.0.0.1:$GW_PORT/v1/connections/$1/orders"; }
 gw-b_url() { echo "http://127.0.0.1:$GWB_PORT/v1/connections/$1/orders"; }
 proxy_url() { echo "http://127.0.0.1:$PROXY_PORT${VPATH[$1]}"; }
 bare_url() { echo "http://127.0.0.1:$BARE_PORT${VPATH[$1]}"; }
+bare-w_url() { echo "http://127.0.0.1:$BAREW_PORT${VPATH[$1]}"; }
 direct_url() { echo "http://127.0.0.1:$UP_PORT${VPATH[$1]}"; }
 
 # ---- one request each, checked ---------------------------------------------------------------
@@ -284,7 +296,7 @@ printf 'phase\tround\ttarget\tvendor\tconns\trequests\tduration_us\tp50_us\tp99_
 run() {
     local phase=$1 round=$2 target=$3 v=$4 conns=$5 secs=$6 url session up0 up1 u0 s0 u1 s1 rss out res x
     url=$("${target}_url" "$v")
-    case $target in gw) session=$GW ;; gw-b) session=$GWB ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; direct) session=$UP ;; esac
+    case $target in gw) session=$GW ;; gw-b) session=$GWB ;; proxy) session=$PROXY ;; bare) session=$BARE_PID ;; bare-w) session=$BAREW_PID ;; direct) session=$UP ;; esac
     read -r u0 s0 <<<"$(cpu_ticks "$session")"
     read -r up0 x <<<"$(cpu_ticks "$UP")"
     up0=$((up0 + x))
@@ -432,7 +444,7 @@ print()
 print("Throughput, $CONNS connections, $ROUNDS rounds x ${DURATION}s (median req/s and latency; CPU = all rounds' CPU / all requests)")
 print(f"{'target':8} {'vendor':10} {'req/s':>8} {'p50 us':>7} {'p99 us':>7} {'CPU us/req':>10} {'user+sys':>11} {'per round':>22} {'upstream us/req':>15} {'RSS MB':>7} {'bad':>4}")
 for v in vendors:
-    for t in ("gw", "gw-b", "proxy", "bare", "direct"):
+    for t in ("gw", "gw-b", "proxy", "bare", "bare-w", "direct"):
         a = agg("load", t, v)
         if a:
             per = " ".join(f"{c:.1f}" for c in a["cpus"])
@@ -451,6 +463,16 @@ for v in vendors:
         goal = 1.75 if v == "dokos" else 2.0
         bare = f"{b['cpu'] / p['cpu']:9.2f} {g['cpu'] - b['cpu']:13.1f}" if b else ""
         print(f"{gw:8} {v:10} {g['cpu'] / p['cpu']:8.2f} {per:>22} {g['rps'] / p['rps']:7.2f} {'<= ' + str(goal):>7} {bare}")
+if "$BARE_WORK":
+    print()
+    print("Calibration: bare-w, the bare proxy with $BARE_WORK thousand rounds of arithmetic a request, over the bare proxy")
+    print(f"{'vendor':10} {'own CPU +us':>11} {'kernel +us':>10} {'kernel per own':>14} {'bare-w / nginx':>14}")
+    for v in vendors:
+        b, w, p = agg("load", "bare", v), agg("load", "bare-w", v), agg("load", "proxy", v)
+        if b and w and p:
+            du, ds = w["user"] - b["user"], (w["cpu"] - w["user"]) - (b["cpu"] - b["user"])
+            per = f"{ds / du:14.2f}" if du > 0 else f"{'-':>14}"
+            print(f"{v:10} {du:11.1f} {ds:10.1f} {per} {w['cpu'] / p['cpu']:14.2f}")
 if "$COMPARE_BIN":
     print()
     print("gw-b ($COMPARE_BIN) / gw ($BIN), CPU per request, same rounds")

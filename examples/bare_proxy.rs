@@ -6,7 +6,13 @@
 //!
 //! ```sh
 //! cargo run --release --example bare_proxy -- 127.0.0.1:8090 http://127.0.0.1:8091
+//! cargo run --release --example bare_proxy -- 127.0.0.1:8090 http://127.0.0.1:8091 20
 //! ```
+//!
+//! The optional third argument is a calibration for `bench/load.sh` (`BARE_WORK`): thousands
+//! of rounds of pure arithmetic done for each request once its answer is read (no system call,
+//! no allocation, no memory touched), so the rig shows what a proxy costs that spends that much
+//! more of its own CPU per request, in its own time and in the kernel's.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -40,6 +46,14 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let upstream = upstream.trim_end_matches('/').to_string();
+    let work = match args.get(2).map(|w| w.parse::<u64>()) {
+        None => 0,
+        Some(Ok(w)) => w * 1000,
+        Some(Err(_)) => {
+            eprintln!("bare_proxy: the work (third argument) is a count of thousands of rounds");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -50,7 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(listen, upstream)) {
+    match runtime.block_on(serve(listen, upstream, work)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bare_proxy: {e}");
@@ -59,7 +73,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, upstream: String) -> std::io::Result<()> {
+async fn serve(listen: SocketAddr, upstream: String, work: u64) -> std::io::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -73,7 +87,7 @@ async fn serve(listen: SocketAddr, upstream: String) -> std::io::Result<()> {
         let (client, upstream, builder) = (client.clone(), upstream.clone(), builder.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                forward(client.clone(), upstream.clone(), req)
+                forward(client.clone(), upstream.clone(), work, req)
             });
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
@@ -85,6 +99,7 @@ async fn serve(listen: SocketAddr, upstream: String) -> std::io::Result<()> {
 async fn forward(
     client: Upstream,
     upstream: String,
+    work: u64,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
@@ -108,7 +123,19 @@ async fn forward(
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return Ok(status(StatusCode::BAD_GATEWAY));
     };
+    spin(work);
     Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// `rounds` steps of a xorshift generator, kept by `black_box` from being folded away.
+fn spin(rounds: u64) {
+    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15_u64);
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
 }
 
 fn status(code: StatusCode) -> Response<Full<Bytes>> {
