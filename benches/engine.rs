@@ -18,7 +18,9 @@
 //!   into other typed structs (`engine/typed_order.rs`), the other way typed structs could be
 //!   made;
 //! - `json-scan/<reader>/<text>`: only reading through a JSON text, building nothing, by
-//!   jiter as `codec::json` drives it and by serde_json: the JSON readers' floor.
+//!   jiter as `codec::json` drives it and by serde_json: the JSON readers' floor;
+//! - `decode-wide/<format>/<members>`: one object of 1,000 and 10,000 distinct members read
+//!   whole, JSON and XML: the time per member stays flat as an object widens.
 //!
 //! Orders of 1, 10, 100 and 1,000 lines are built from each vendor's create fixture
 //! (`mappings/<vendor>/fixtures/`): its canonical lines repeated, and its recorded answer with
@@ -689,5 +691,29 @@ fn json_scan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine, json_scan);
+/// `decode-wide/<format>/<members>`: one object of 1,000 and 10,000 distinct members, read
+/// whole by the decoders (`codec::json`, `codec::xml`): past a few dozen members a repeated
+/// name is found through an index, so the time per member stays flat as the object widens
+/// (step 23: before, each new name searched all those before it, and a 1 MB body of 100,000
+/// names took 14 s).
+fn decode_wide(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode-wide");
+    for n in [1_000, 10_000] {
+        let json: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+        let json = Bytes::from(format!("{{{}}}", json.join(",")));
+        let xml: String = (0..n).map(|i| format!("<k{i}>{i}</k{i}>")).collect();
+        let xml = Bytes::from(format!("<r>{xml}</r>"));
+        let opts = ordergate::engine::plan::XmlOptions::default();
+        g.throughput(Throughput::Elements(n));
+        g.bench_with_input(BenchmarkId::new("json", n), &json, |b, bytes| {
+            b.iter(|| ordergate::codec::json::decode(black_box(bytes)).expect("json"))
+        });
+        g.bench_with_input(BenchmarkId::new("xml", n), &xml, |b, bytes| {
+            b.iter(|| ordergate::codec::xml::decode(black_box(bytes), &opts).expect("xml"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, engine, json_scan, decode_wide);
 criterion_main!(benches);

@@ -396,6 +396,42 @@ fn cases() -> Vec<Case> {
         vf,
         "/lines/0/discount_percent",
     ));
+    // Wide objects: each new name once searched all those before it (a 1 MB body of 100,000
+    // names took 14 s of CPU to read); now one probe of an index each. Answered well within
+    // the exchange's wait.
+    let wide = |n: usize| {
+        let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+        format!("{{{}}}", members.join(","))
+    };
+    c.push(refused(
+        "an order with 65,000 unknown members (~1 MB)",
+        post(format!(
+            "{{\"customer\":{{\"id\":\"C-1\"}},\"lines\":[{{\"sku\":\"SKU-1\",\"quantity\":1}}],{}",
+            &wide(65_000)[1..]
+        )),
+        422,
+        vf,
+        "",
+    ));
+    c.push(case(
+        "vendor_fields of 60,000 members reach the ERP, all of them",
+        post(order_plus("vendor_fields", &wide(60_000))),
+        Success(201),
+        Up::Custom(|_, seen| {
+            let text = seen
+                .first()
+                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+                .unwrap_or_default();
+            if text.contains(r#""k0":0"#) && text.contains(r#""k59999":59999"#) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the ERP got {} bytes without k0 and k59999",
+                    text.len()
+                ))
+            }
+        }),
+    ));
     c.push(case(
         "0.1 and 0.2 are exact decimals and reach the ERP as written",
         post(order_with("0.1", "0.2")),
@@ -1296,6 +1332,26 @@ fn cases() -> Vec<Case> {
         ));
     }
 
+    c.push(case(
+        "ERP answers an object of 100,000 members",
+        get("/v1/connections/evil/orders/wide"),
+        Success(200),
+        Up::Any,
+    ));
+    c.push(case(
+        "XML ERP answers an element of 100,000 children",
+        get("/v1/connections/evilxml/orders/xml-wide"),
+        Success(200),
+        Up::Custom(|got, _| {
+            let text = String::from_utf8_lossy(&got.body);
+            if text.contains(r#""id":"XML-W""#) {
+                Ok(())
+            } else {
+                Err(format!("not the wide order: {text}"))
+            }
+        }),
+    ));
+
     // -- slow clients ----------------------------------------------------------------------------
     c.push(case(
         "a client that connects and sends nothing",
@@ -2011,7 +2067,15 @@ async fn evil_conn(
             }
             return Ok(());
         }
+        "wide" => {
+            let members: String = (0..100_000).map(|i| format!(r#","k{i}":{i}"#)).collect();
+            json_ok(format!(r#"{{"data": {{"name": "WIDE", "docstatus": 0, "items": []{members}}}, "x": {{"k": 0{members}}}}}"#).as_bytes())
+        }
         "xml-ok" => xml_ok(b"<order><id>XML-1</id></order>"),
+        "xml-wide" => {
+            let children: String = (0..100_000).map(|i| format!("<k{i}>{i}</k{i}>")).collect();
+            xml_ok(format!("<order><id>XML-W</id>{children}<k7>again</k7></order>").as_bytes())
+        }
         "xml-laughs" => {
             let mut dtd = String::from(r#"<?xml version="1.0"?><!DOCTYPE order [<!ENTITY lol "lol">"#);
             dtd.push_str(r#"<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">"#);

@@ -10,7 +10,7 @@ use jiter::{Jiter, JiterError, JiterErrorType, JsonErrorType, Peek};
 use crate::value::{Body, Map, Name, Names, Number, Str, Value, body_of};
 
 use super::need::{Keys, Need};
-use super::{CodecError, MAX_DEPTH, Scratch, Spare, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, Seen, Spare};
 
 /// Why a JSON text could not be read, and where (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,13 +203,9 @@ fn whole_object(
     depth: usize,
 ) -> Result<Value, Fault> {
     let start = scratch.members.len();
-    // The names added so far, as a 64-bit Bloom filter: a name whose bit is not set cannot be
-    // there yet and is added without a search (a repeated name, which JSON allows and the last
-    // of which wins, always finds its bit set).
-    let mut added = 0u64;
+    let mut seen = Seen::new(start);
     let mut key = jiter.known_object()?;
     while let Some(name) = key {
-        let bit = name_bit(name);
         let name = names.name(name);
         let peek = jiter.peek()?;
         let value = read(
@@ -219,19 +215,7 @@ fn whole_object(
             &Need::All,
             depth + 1,
         )?;
-        let repeated = if added & bit == 0 {
-            added |= bit;
-            None
-        } else {
-            scratch.members[start..]
-                .iter_mut()
-                .find(|(k, _)| *k == name)
-        };
-        match repeated {
-            // The last of a repeated name wins, in the first one's place.
-            Some((_, slot)) => *slot = value,
-            None => scratch.members.push((name, value)),
-        }
+        add(&mut seen, &mut scratch.members, name, value);
         key = jiter.next_key()?;
     }
     Ok(Value::Object(Map::from_unique(
@@ -239,31 +223,37 @@ fn whole_object(
     )))
 }
 
+/// Member `name` of the object `seen` follows, pushed on `members`; a repeated name (which JSON
+/// allows) keeps the last value, in the first one's place.
+#[inline(always)]
+fn add(seen: &mut Seen, members: &mut Vec<(Name, Value)>, name: Name, value: Value) {
+    match seen.member(members, &name) {
+        Some((_, slot)) => *slot = value,
+        None => members.push((name, value)),
+    }
+}
+
 /// An object of which only the members `keys` names are kept (its `peek` seen), at `depth`; the
-/// others are skipped. Sized once for them, the map never grows.
+/// others are skipped. The kept members are gathered on the shared stack, as in
+/// `whole_object`, and moved out at their exact count: a mapping may name more keys than an
+/// answer holds, and sizing the map for the keys made a hashed map of an object that, as it
+/// came, fits the small one (a Valomnia answer: 35 keys named, fewer present).
 fn needed_members(
     jiter: &mut Jiter<'_>,
     (text, names, scratch): Reading<'_>,
     keys: &Keys,
     depth: usize,
 ) -> Result<Value, Fault> {
-    let mut out = Map::with_capacity(keys.len());
-    // The names added so far, as a Bloom filter (as in `whole_object`).
-    let mut added = 0u64;
+    let start = scratch.members.len();
+    let mut seen = Seen::new(start);
     let mut key = jiter.known_object()?;
     while let Some(name) = key {
         match keys.get_key_value(name) {
             Some((key, inner)) => {
-                let bit = name_bit(name);
                 let name = Name::known(*key);
                 let peek = jiter.peek()?;
                 let value = read(jiter, (text, names, &mut *scratch), peek, inner, depth + 1)?;
-                if added & bit == 0 {
-                    added |= bit;
-                    out.insert_new(name, value);
-                } else {
-                    out.insert(name, value);
-                }
+                add(&mut seen, &mut scratch.members, name, value);
             }
             None => {
                 let peek = jiter.peek()?;
@@ -272,7 +262,9 @@ fn needed_members(
         }
         key = jiter.next_key()?;
     }
-    Ok(Value::Object(out))
+    Ok(Value::Object(Map::from_unique(
+        scratch.members.split_off(start),
+    )))
 }
 
 /// Skips the value `peek` starts, at `depth`, held to [`MAX_DEPTH`] as [`read`] is.
@@ -474,6 +466,44 @@ mod tests {
         assert_eq!(v.as_object().map(Map::len), Some(100));
         assert_eq!(v["k7"], Value::from("last"));
         assert_eq!(v["k99"], Value::from(99));
+    }
+
+    #[test]
+    fn wide_objects_find_their_repeats_through_the_index() {
+        // Past 32 members the names are found through an index: repeats of a name met before
+        // it was built (k3), after (k70), twice (k40), and one as the last member.
+        let many: Vec<String> = (0..300).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!(
+            "{{{}, \"k3\": \"a\", \"k70\": \"b\", \"k40\": \"c\", \"k40\": \"d\", \"new\": 1, \"k299\": \"e\"}}",
+            many.join(", ")
+        );
+        let v = parse(text.as_bytes()).expect("JSON");
+        let theirs: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(v.to_string(), theirs.to_string());
+        let names: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(Name::as_str)
+            .collect();
+        assert_eq!(
+            (names.len(), names[3], names[40], names[300]),
+            (301, "k3", "k40", "new")
+        );
+        assert_eq!(
+            (&v["k3"], &v["k40"], &v["k299"]),
+            (&Value::from("a"), &Value::from("d"), &Value::from("e"))
+        );
+        // The same through the reader of needed keys, 40 of them named.
+        let keys: Vec<String> = (0..40).map(|i| format!("k{}", i * 7)).collect();
+        let list: Vec<(&str, Need)> = keys.iter().map(|k| (k.as_str(), Need::All)).collect();
+        let v = decode_needed(text.as_bytes(), &fields(&list)).expect("JSON");
+        let object = v.as_object().expect("object");
+        assert_eq!(object.len(), 40);
+        assert_eq!(
+            (&v["k0"], &v["k70"], &v["k273"]),
+            (&Value::from(0), &Value::from("b"), &Value::from(273))
+        );
     }
 
     #[test]

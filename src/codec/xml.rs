@@ -21,7 +21,7 @@ use quick_xml::Reader;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{CodecError, MAX_DEPTH, Scratch, Spare, name_bit};
+use super::{CodecError, MAX_DEPTH, Scratch, Seen, Spare};
 use crate::engine::convert::scalar_str;
 use crate::engine::plan::XmlOptions;
 
@@ -295,12 +295,9 @@ struct Frame<'a> {
     /// Marked with the list attribute or named in `always_list`: where its children's values
     /// start on the items stack.
     items: Option<usize>,
-    /// Where its members start on the members stack: attributes (`@name`), then children (a
-    /// repeated name becomes a list).
-    members: usize,
-    /// The members' names as a Bloom filter ([`name_bit`]): a child whose name's bit is not set
-    /// is new, added without a search.
-    added: u64,
+    /// Its members' names, to find a repeated one, and where they start on the members stack:
+    /// attributes (`@name`), then children (a repeated name becomes a list).
+    seen: Seen,
     text: Text<'a>,
 }
 
@@ -351,20 +348,13 @@ impl<'a> Text<'a> {
 }
 
 impl Frame<'_> {
-    /// The member `name` of this element, already added when its bit is set.
+    /// The member `name` of this element already added; `None` when it is new (then pushed).
     fn member<'s>(
         &mut self,
         scratch: &'s mut Scratch,
         name: &Name,
     ) -> Option<&'s mut (Name, Value)> {
-        let bit = name_bit(name);
-        if self.added & bit == 0 {
-            self.added |= bit;
-            return None;
-        }
-        scratch.members[self.members..]
-            .iter_mut()
-            .find(|(k, _)| k == name)
+        self.seen.member(&mut scratch.members, name)
     }
 
     fn add_child(&mut self, scratch: &mut Scratch, name: Name, v: Value) {
@@ -389,13 +379,13 @@ impl Frame<'_> {
     fn finish(self, scratch: &mut Scratch, body: &Body) -> (Name, Value) {
         if let Some(start) = self.items {
             // A list keeps its elements only: its attributes go.
-            scratch.members.truncate(self.members);
+            scratch.members.truncate(self.seen.start);
             return (self.name, Value::Array(scratch.items.split_off(start)));
         }
-        if scratch.members.len() == self.members {
+        if scratch.members.len() == self.seen.start {
             return (self.name, Value::String(self.text.trimmed(body)));
         }
-        let mut members = scratch.members.split_off(self.members);
+        let mut members = scratch.members.split_off(self.seen.start);
         if !trim(self.text.as_str()).is_empty() {
             let text = Value::String(self.text.trimmed(body));
             // `#text` is no XML name, but the reader lets an element `<#text>` through: the
@@ -535,8 +525,7 @@ fn open_frame<'a>(
     let mut frame = Frame {
         name,
         items: None,
-        members: scratch.members.len(),
-        added: 0,
+        seen: Seen::new(scratch.members.len()),
         text: Text::Empty,
     };
     // Most elements have no attribute: nothing after the name, no iterator made.
@@ -758,6 +747,25 @@ mod tests {
             v.to_string(),
             r#"{"@id":"7","ab":["1","3","6"],"a1b":["2","5"],"axb":"4","c":""}"#
         );
+    }
+
+    #[test]
+    fn wide_elements_find_their_repeats_through_the_index() {
+        // Past 32 members the names are found through an index: a repeat of an attribute and
+        // of children met before it was built (c3) and after (c90), twice (c50).
+        let children: String = (0..200).map(|i| format!("<c{i}>{i}</c{i}>")).collect();
+        let xml = format!(
+            "<root a=\"1\">{children}<c3>x</c3><c90>y</c90><c50>z</c50><c50>w</c50><last/></root>"
+        );
+        let v = decode(xml.as_bytes(), &opts()).expect("decodes");
+        let object = v.as_object().expect("object");
+        assert_eq!(object.len(), 202);
+        let names: Vec<&str> = object.keys().map(Name::as_str).collect();
+        assert_eq!((names[0], names[4], names[201]), ("@a", "c3", "last"));
+        assert_eq!(v["c3"], json!(["3", "x"]));
+        assert_eq!(v["c90"], json!(["90", "y"]));
+        assert_eq!(v["c50"], json!(["50", "z", "w"]));
+        assert_eq!(v["c199"], "199");
     }
 
     #[test]

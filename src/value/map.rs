@@ -66,10 +66,10 @@ impl Map {
     /// builds check that the names are distinct.
     pub fn from_unique(members: Vec<(Name, Value)>) -> Map {
         debug_assert!(
-            members
-                .iter()
-                .enumerate()
-                .all(|(i, (k, _))| members[..i].iter().all(|(o, _)| o != k)),
+            {
+                let mut names = std::collections::HashSet::with_capacity(members.len());
+                members.iter().all(|(k, _)| names.insert(k.as_str()))
+            },
             "repeated names"
         );
         if members.len() <= SMALL {
