@@ -227,6 +227,13 @@ fn order_plus(key: &str, value: &str) -> String {
     )
 }
 
+/// The body of the first request the ERP got, as text (empty when none came).
+fn first_body(seen: &[Seen]) -> String {
+    seen.first()
+        .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+        .unwrap_or_default()
+}
+
 fn nested(open: &str, close: &str, depth: usize, inner: &str) -> String {
     format!("{}{inner}{}", open.repeat(depth), close.repeat(depth))
 }
@@ -418,10 +425,7 @@ fn cases() -> Vec<Case> {
         post(order_plus("vendor_fields", &wide(60_000))),
         Success(201),
         Up::Custom(|_, seen| {
-            let text = seen
-                .first()
-                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
-                .unwrap_or_default();
+            let text = first_body(seen);
             if text.contains(r#""k0":0"#) && text.contains(r#""k59999":59999"#) {
                 Ok(())
             } else {
@@ -437,10 +441,7 @@ fn cases() -> Vec<Case> {
         post(order_with("0.1", "0.2")),
         Success(201),
         Up::Custom(|_, seen| {
-            let text = seen
-                .first()
-                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
-                .unwrap_or_default();
+            let text = first_body(seen);
             if text.contains(r#""qty":0.1"#) && text.contains(r#""rate":0.2"#) {
                 Ok(())
             } else {
@@ -453,10 +454,7 @@ fn cases() -> Vec<Case> {
         post(order_with("3", "0.30000000000000004")),
         Success(201),
         Up::Custom(|_, seen| {
-            let text = seen
-                .first()
-                .map(|s| String::from_utf8_lossy(&s.body).into_owned())
-                .unwrap_or_default();
+            let text = first_body(seen);
             if text.contains(r#""rate":0.30000000000000004"#) {
                 Ok(())
             } else {
