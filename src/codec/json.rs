@@ -237,7 +237,7 @@ fn add(seen: &mut Seen, members: &mut Vec<(Name, Value)>, name: Name, value: Val
 /// others are skipped. The kept members are gathered on the shared stack, as in
 /// `whole_object`, and moved out at their exact count: a mapping may name more keys than an
 /// answer holds, and sizing the map for the keys made a hashed map of an object that, as it
-/// came, fits the small one (a Valomnia answer: 35 keys named, fewer present).
+/// came, fits the small one (a Valomnia answer: more than 32 keys named, 32 present).
 fn needed_members(
     jiter: &mut Jiter<'_>,
     (text, names, scratch): Reading<'_>,

@@ -121,7 +121,7 @@ struct Seen {
     start: usize,
     bloom: u64,
     /// Boxed: most objects never make one, and the XML decoder keeps a `Seen` in each open
-    /// element's frame (the map itself is 48 bytes; the box keeps a frame 40 bytes smaller).
+    /// element's frame, where the box is one pointer wide and the map several words.
     #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<value::Name, usize, foldhash::fast::RandomState>>>,
 }
