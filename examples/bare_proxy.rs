@@ -46,10 +46,13 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let upstream = upstream.trim_end_matches('/').to_string();
-    let work = match args.get(2).map(|w| w.parse::<u64>()) {
+    let work = match args
+        .get(2)
+        .map(|w| w.parse::<u64>().ok()?.checked_mul(1000))
+    {
         None => 0,
-        Some(Ok(w)) => w * 1000,
-        Some(Err(_)) => {
+        Some(Some(w)) => w,
+        Some(None) => {
             eprintln!("bare_proxy: the work (third argument) is a count of thousands of rounds");
             return ExitCode::from(2);
         }

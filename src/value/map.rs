@@ -167,19 +167,6 @@ impl Map {
         }
     }
 
-    /// Adds `key`, which the caller knows is not in the map, without searching for it (a
-    /// decoder that tracks the names it added). Debug builds check that it is new.
-    pub fn insert_new(&mut self, key: impl Into<Name>, value: Value) {
-        let key = key.into();
-        debug_assert!(!self.contains_key(&key), "`{key}` is already in the map");
-        match &mut self.0 {
-            Repr::Small(v) if v.len() < SMALL => v.push((key, value)),
-            _ => {
-                self.insert(key, value);
-            }
-        }
-    }
-
     /// Removes `key`, keeping the order of the others.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         match &mut self.0 {
