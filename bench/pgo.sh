@@ -11,7 +11,8 @@
 #    operation rendered, every recorded answer and error read), then the gateway serving
 #    canonical creates for a JSON (Dokos), an XML (Mr.Doc XML) and a form (Valomnia) vendor on
 #    an nginx stand-in ERP (bench/rig.sh), TRAIN_SECS (5) seconds each with wrk, and a stop by
-#    SIGTERM (the counts are written when the process exits);
+#    SIGTERM (the counts are written when the process exits), once on one thread
+#    (ORDERGATE_WORKERS=1) and once with the default worker per CPU;
 #    then starts it once more and stops it with no request (the code a start runs);
 # 3. merges the counts with the toolchain's llvm-profdata (rustup component llvm-tools,
 #    installed when missing), and orders the functions for the linker (bench/link-order.py:
@@ -89,15 +90,23 @@ stop_instrumented() {
 }
 
 start_upstream
-serve_instrumented "$TMP/gw.log"
 write_post_lua "$TMP/post.lua"
-for v in dokos mrdoc-xml valomnia; do
-    ORDER_FILE=$BENCH/orders/$v.json wrk -t1 -c8 -d"${TRAIN_SECS}s" -s "$TMP/post.lua" \
-        "http://127.0.0.1:$GW/v1/connections/$v/orders" >"$TMP/wrk.out"
-    requests=$(wrk_requests "$TMP/wrk.out" "$TMP/gw.log")
-    say "training: $requests $v creates"
+# Both of the runtime's schedulers (src/server/runtime.rs): one thread, as on one core or a
+# sidecar with ORDERGATE_WORKERS=1, then one worker per CPU, the default elsewhere.
+for workers in 1 default; do
+    if [[ $workers == 1 ]]; then
+        serve_instrumented "$TMP/gw.log" ORDERGATE_WORKERS=1
+    else
+        serve_instrumented "$TMP/gw.log"
+    fi
+    for v in dokos mrdoc-xml valomnia; do
+        ORDER_FILE=$BENCH/orders/$v.json wrk -t1 -c8 -d"${TRAIN_SECS}s" -s "$TMP/post.lua" \
+            "http://127.0.0.1:$GW/v1/connections/$v/orders" >"$TMP/wrk.out"
+        requests=$(wrk_requests "$TMP/wrk.out" "$TMP/gw.log")
+        say "training ($workers workers): $requests $v creates"
+    done
+    stop_instrumented
 done
-stop_instrumented
 
 say "training: a start with no request"
 START_COUNTS=$GEN_DIR/start-counts

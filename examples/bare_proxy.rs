@@ -1,8 +1,9 @@
 //! The floor of ordergate's stack, for `bench/load.sh`: a reverse proxy built from the same
-//! pieces (tokio's multi-thread runtime, hyper-util's auto server builder, its pooled client,
-//! mimalloc, TCP_NODELAY both ways) that forwards each request to one upstream and its answer
-//! back, with the whole body read first as ordergate does, and nothing else: no translation,
-//! no validation, no log line, no metrics.
+//! pieces (ordergate's runtime, `server::runtime`, sized the same way to the CPUs it may use;
+//! hyper-util's auto server builder, its pooled client, mimalloc, TCP_NODELAY both ways) that
+//! forwards each request to one upstream and its answer back, with the whole body read first
+//! as ordergate does, and nothing else: no translation, no validation, no log line, no
+//! metrics.
 //!
 //! ```sh
 //! cargo run --release --example bare_proxy -- 127.0.0.1:8090 http://127.0.0.1:8091
@@ -57,10 +58,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = ordergate::server::runtime::Workers::choose(None);
+    let runtime = match ordergate::server::runtime::build(workers) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bare_proxy: cannot start the runtime: {e}");

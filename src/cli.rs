@@ -24,6 +24,11 @@ use crate::upstream::{Transport, UpstreamError, UpstreamResponse};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads serving requests (default: one per CPU this process may use, from its affinity
+    /// and cgroup quota). 1 runs everything on one thread, tokio's current-thread scheduler:
+    /// the cheapest way to serve on one core.
+    #[arg(long, global = true, env = "ORDERGATE_WORKERS")]
+    workers: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -111,17 +116,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let workers = crate::server::runtime::Workers::choose(cli.workers);
+    let runtime = match crate::server::runtime::build(workers) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, workers)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -130,7 +133,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+async fn run(
+    command: Command,
+    workers: crate::server::runtime::Workers,
+) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve {
             config,
@@ -141,7 +147,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             drain_timeout,
         } => {
             let _otlp = init_logging(log_format, otlp_endpoint.as_deref())?;
-            serve(config, listen, admin, drain_timeout).await
+            serve(config, listen, admin, drain_timeout, workers).await
         }
         Command::Check { paths } => Ok(check(&paths)),
         Command::Translate {
@@ -252,6 +258,7 @@ async fn serve(
     listen: Option<String>,
     admin: Option<String>,
     drain: Duration,
+    workers: crate::server::runtime::Workers,
 ) -> anyhow::Result<ExitCode> {
     let snapshot = match config.as_deref() {
         Some(path) => load(Some(path))?,
@@ -313,7 +320,7 @@ async fn serve(
         reloader.clone(),
     ));
     reloader.spawn_triggers();
-    tracing::info!(address = %local, admin = %admin_local, connections = ?connections, "ordergate listening");
+    tracing::info!(address = %local, admin = %admin_local, connections = ?connections, workers = workers.count(), "ordergate listening");
     eprintln!(
         "ordergate listening on {}://{local}",
         if tls.is_some() { "https" } else { "http" }

@@ -195,3 +195,17 @@ fn translate_prints_the_vendor_request_with_secrets_masked() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_worker_count_that_is_not_a_positive_number_is_refused_before_anything_runs() {
+    for bad in ["0", "two", "1.5"] {
+        let (code, _, err) = run(&["--workers", bad, "check"]);
+        assert_eq!(code, 2, "--workers {bad}: {err}");
+        assert!(
+            err.contains("--workers") && err.contains(bad),
+            "--workers {bad}: {err}"
+        );
+    }
+    let (code, _, err) = run(&["check", "--workers", "1"]);
+    assert_eq!(code, 0, "after the subcommand too: {err}");
+}

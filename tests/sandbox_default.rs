@@ -8,7 +8,20 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_read_list_confirm_cancel_on_every_sandbox_connection() {
-    let gw = Gateway::start_default(&[]);
+    // Whatever this machine's CPUs, both of the runtime's schedulers serve the whole flow:
+    // one worker (the current-thread scheduler, a gateway pinned to one core) and several.
+    for workers in ["1", "3"] {
+        let gw = Gateway::start_default(&[("ORDERGATE_WORKERS", workers)]);
+        every_operation_on_every_connection(&gw).await;
+        let log = gw.log_text();
+        assert!(
+            log.contains(&format!("\"workers\":{workers}")),
+            "the start line names {workers} workers: {log}"
+        );
+    }
+}
+
+async fn every_operation_on_every_connection(gw: &Gateway) {
     let http = Http::default();
     let a = http.get(&gw.url("/v1/connections")).await;
     let connections: Vec<String> = a.json()["data"]

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod handler;
 pub mod respond;
 pub mod router;
+pub mod runtime;
 pub mod writes;
 
 use std::convert::Infallible;

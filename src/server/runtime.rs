@@ -1,0 +1,93 @@
+//! The async runtime everything runs on, sized to the CPUs the process may use.
+//!
+//! One CPU (a sidecar with a one-core limit, a process pinned with `taskset`): tokio's
+//! current-thread scheduler, where the listener, every connection and the upstream client run
+//! on the thread that polls the sockets. More: the multi-thread scheduler with one worker per
+//! CPU. On one core a multi-thread scheduler only adds cost: its worker is a second thread
+//! beside the one that started it, and handing tasks and wake-ups between threads costs
+//! atomics and, when one sleeps, system calls. BENCHMARKS.md (step 24) measured the
+//! current-thread scheduler at 0.79x the CPU per request of the multi-thread one on one core.
+
+use std::num::NonZeroUsize;
+
+use tokio::runtime::{Builder, Runtime};
+
+/// How many threads poll for work, and with which of tokio's schedulers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workers {
+    /// The current-thread scheduler: one thread does everything.
+    One,
+    /// The multi-thread scheduler with this many workers (2 or more).
+    Many(usize),
+}
+
+impl Workers {
+    /// `requested` (the `--workers` option), else one per CPU this process may run on
+    /// (its affinity mask and, in a container, its cgroup's CPU quota, as
+    /// `std::thread::available_parallelism` reads them); 1 when that cannot be read.
+    pub fn choose(requested: Option<NonZeroUsize>) -> Workers {
+        let n = requested
+            .or_else(|| std::thread::available_parallelism().ok())
+            .map_or(1, NonZeroUsize::get);
+        if n == 1 {
+            Workers::One
+        } else {
+            Workers::Many(n)
+        }
+    }
+
+    pub fn count(self) -> usize {
+        match self {
+            Workers::One => 1,
+            Workers::Many(n) => n,
+        }
+    }
+}
+
+/// Builds the runtime (timers and I/O enabled). Blocking work (`spawn_blocking`: reloading
+/// mappings, the disk idempotency store) has its own pool under either scheduler.
+pub fn build(workers: Workers) -> std::io::Result<Runtime> {
+    let mut builder = match workers {
+        Workers::One => Builder::new_current_thread(),
+        Workers::Many(n) => {
+            let mut b = Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_requested_count_is_kept_and_one_means_the_current_thread_scheduler() {
+        assert_eq!(Workers::choose(NonZeroUsize::new(1)), Workers::One);
+        assert_eq!(Workers::choose(NonZeroUsize::new(3)), Workers::Many(3));
+        assert_eq!(Workers::choose(NonZeroUsize::new(3)).count(), 3);
+    }
+
+    #[test]
+    fn with_no_request_the_count_follows_the_cpus_this_process_may_use() {
+        let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(Workers::choose(None).count(), cpus);
+    }
+
+    #[test]
+    fn both_schedulers_run_spawned_tasks_timers_and_blocking_work() {
+        for workers in [Workers::One, Workers::Many(2)] {
+            let runtime = build(workers).expect("a runtime");
+            let got = runtime.block_on(async {
+                let task = tokio::spawn(async {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    20
+                });
+                let blocking = tokio::task::spawn_blocking(|| 22);
+                task.await.unwrap_or(0) + blocking.await.unwrap_or(0)
+            });
+            assert_eq!(got, 42, "{workers:?}");
+        }
+    }
+}
