@@ -320,6 +320,9 @@ async fn serve(
         reloader.clone(),
     ));
     reloader.spawn_triggers();
+    crate::telemetry::metrics::metrics()
+        .workers
+        .set(i64::try_from(workers.count()).unwrap_or(i64::MAX));
     tracing::info!(address = %local, admin = %admin_local, connections = ?connections, workers = workers.count(), "ordergate listening");
     eprintln!(
         "ordergate listening on {}://{local}",

@@ -251,7 +251,7 @@ async fn metrics_pass_promtool_and_health_endpoints_answer() {
         dir.display(),
         up.url()
     );
-    let gw = Gateway::start(&config, &[]);
+    let gw = Gateway::start(&config, &[("ORDERGATE_WORKERS", "2")]);
     let http = Http::default();
     for _ in 0..3 {
         assert_eq!(http.get(&gw.url("/v1/orders/7")).await.status, 200);
@@ -283,6 +283,7 @@ async fn metrics_pass_promtool_and_health_endpoints_answer() {
         "ordergate_config_info{hash=",
         "ordergate_circuit_state{connection=\"g\"} 0",
         "ordergate_idempotency_replays_total{connection=\"g\"} 0",
+        "ordergate_runtime_workers 2",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
     }

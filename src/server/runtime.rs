@@ -5,8 +5,9 @@
 //! on the thread that polls the sockets. More: the multi-thread scheduler with one worker per
 //! CPU. On one core a multi-thread scheduler only adds cost: its worker is a second thread
 //! beside the one that started it, and handing tasks and wake-ups between threads costs
-//! atomics and, when one sleeps, system calls. BENCHMARKS.md (step 24) measured the
-//! current-thread scheduler at 0.79x the CPU per request of the multi-thread one on one core.
+//! atomics and time in the kernel's wake-ups. BENCHMARKS.md (step 24) measured the
+//! current-thread scheduler at 0.81-0.86x the CPU per create of the multi-thread one on one
+//! core (profile-guided builds; 0.79x for a plain release build).
 
 use std::num::NonZeroUsize;
 

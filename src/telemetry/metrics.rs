@@ -23,6 +23,7 @@ pub struct Metrics {
     pub config_info: IntGaugeVec,
     pub idempotency_replays: IntCounterVec,
     pub circuit_state: IntGaugeVec,
+    pub workers: IntGauge,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -111,6 +112,10 @@ fn build() -> Result<Metrics, prometheus::Error> {
         ),
         &["connection"],
     )?;
+    let workers = IntGauge::new(
+        "ordergate_runtime_workers",
+        "Threads serving requests (--workers, or one per CPU the process may use); 1 is the single-threaded scheduler.",
+    )?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(request_duration.clone()))?;
     registry.register(Box::new(in_flight.clone()))?;
@@ -123,6 +128,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(config_info.clone()))?;
     registry.register(Box::new(idempotency_replays.clone()))?;
     registry.register(Box::new(circuit_state.clone()))?;
+    registry.register(Box::new(workers.clone()))?;
     Ok(Metrics {
         registry,
         requests,
@@ -137,6 +143,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         config_info,
         idempotency_replays,
         circuit_state,
+        workers,
     })
 }
 
