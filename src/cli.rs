@@ -124,7 +124,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, workers)) {
+    let result = runtime.block_on(run(cli.command, workers));
+    // The lines the runtime's threads hold go out before the error: with one worker this
+    // thread ran the scheduler; the others write theirs as they stop.
+    crate::telemetry::log_batch::stop_on_this_thread();
+    drop(runtime);
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -196,20 +201,20 @@ fn init_logging(
             .with_timer(crate::telemetry::log::LineTime)
             .json()
             .flatten_event(true)
-            .with_writer(std::io::stderr)
+            .with_writer(crate::telemetry::log_batch::BatchedStderr)
             .boxed(),
         // Colours on a terminal; elsewhere the same text without the styling machinery.
         LogFormat::Text if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
             tracing_subscriber::fmt::layer()
                 .with_timer(crate::telemetry::log::LineTime)
-                .with_writer(std::io::stderr)
+                .with_writer(crate::telemetry::log_batch::BatchedStderr)
                 .boxed()
         }
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_timer(crate::telemetry::log::LineTime)
             .with_ansi(false)
             .fmt_fields(crate::telemetry::log::plain_fields())
-            .with_writer(std::io::stderr)
+            .with_writer(crate::telemetry::log_batch::BatchedStderr)
             .boxed(),
     };
     // Log lines are events only (the access line carries the request's fields itself): the

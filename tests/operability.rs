@@ -449,3 +449,66 @@ async fn logs_hold_no_secret_and_no_personal_data() {
         }
     }
 }
+
+/// The access lines of a gateway's requests, as its JSON log holds them.
+fn access_lines(gw: &Gateway) -> usize {
+    gw.log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["target"] == "ordergate::access" && e["message"] == "request")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn access_lines_come_out_while_serving_and_every_one_by_a_clean_stop() {
+    // Lines are written in batches by the runtime's threads (telemetry::log_batch): under
+    // both schedulers a gateway gone idle has written its lines, and one stopped by SIGTERM
+    // right after answering has written every one.
+    for workers in ["1", "2"] {
+        let mut gw = Gateway::start_default(&[("ORDERGATE_WORKERS", workers)]);
+        let http = Http::default();
+        let url = gw.url("/v1/connections");
+        for _ in 0..20 {
+            assert_eq!(http.get(&url).await.status, 200);
+        }
+        // Idle now: the lines come out without another request (the bound is generous: it
+        // is what a loaded CI machine may take to run the pipe's reader, not a target).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while access_lines(&gw) < 20 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            access_lines(&gw),
+            20,
+            "workers {workers}: {}",
+            gw.log_text()
+        );
+        let busy: Vec<_> = (0..40)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Http::default().get(&url).await.status })
+            })
+            .collect();
+        for b in busy {
+            assert_eq!(b.await.expect("request task"), 200);
+        }
+        let status = Command::new("kill")
+            .args(["-TERM", &gw.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = gw.wait(Duration::from_secs(10)).expect("the gateway exits");
+        assert_eq!(exit.code(), Some(0));
+        // The pipe's reader may still be reading what the gateway wrote last.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while access_lines(&gw) < 60 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            access_lines(&gw),
+            60,
+            "workers {workers}: {}",
+            gw.log_text()
+        );
+    }
+}

@@ -56,7 +56,13 @@ pub fn build(workers: Workers) -> std::io::Result<Runtime> {
             b
         }
     };
-    builder.enable_all().build()
+    // Log lines: gathered by each scheduler thread, written when it goes idle or stops
+    // (`telemetry::log_batch`).
+    builder
+        .on_thread_park(crate::telemetry::log_batch::on_park)
+        .on_thread_stop(crate::telemetry::log_batch::flush_this_thread)
+        .enable_all()
+        .build()
 }
 
 #[cfg(test)]
