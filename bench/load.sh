@@ -19,7 +19,9 @@
 # Environment: ROUNDS (3), DURATION (5, seconds per run), CONNS (32), LAT_DURATION (3, the
 # one-connection latency runs), MEM_CONNS (1000), MEM_DURATION (5), VENDORS ("dokos mrdoc-xml
 # valomnia"), LOAD_CPU (0), SERVER_CPU (1), ACCESS_LOG (on: ordergate at its default `info`
-# access log and nginx with its access log, both to a file; off: neither), BUILD (1; 0 uses the
+# access log and nginx with its access log, both to a file; buffered: the same, nginx's log
+# written in batches as ordergate writes its lines, `buffer=16k flush=50ms`; off: neither),
+# BUILD (1; 0 uses the
 # binary already built), RESULTS (where the raw figures go, tab-separated; default
 # target/load-results.tsv), PERF (a file: also samples ordergate's CPU with perf during one
 # more dokos run and prints the top symbols), ORDERGATE_BIN (a binary to measure instead of
@@ -50,6 +52,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "load.sh: $*"; exit 1; }
 
 [[ -z $BARE_WORK || $BARE_WORK =~ ^[0-9]+$ ]] || die "BARE_WORK must be a count (thousands of rounds)"
+[[ $ACCESS_LOG =~ ^(on|buffered|off)$ ]] || die "ACCESS_LOG is on, buffered or off"
 for n in ROUNDS DURATION CONNS LAT_DURATION MEM_CONNS MEM_DURATION; do
     [[ ${!n} =~ ^[0-9]+$ && ${!n} -gt 0 && ${!n} -le 100000 ]] || die "$n must be a positive integer"
 done
@@ -168,6 +171,9 @@ mkdir -p "$TMP/proxy/logs"
 PROXY_PORT=$(free_port)
 if [[ $ACCESS_LOG == on ]]; then
     PROXY_LOG="access_log $TMP/proxy/access.log;"
+    GW_LOG=info
+elif [[ $ACCESS_LOG == buffered ]]; then
+    PROXY_LOG="access_log $TMP/proxy/access.log combined buffer=16k flush=50ms;"
     GW_LOG=info
 else
     PROXY_LOG="access_log off;"

@@ -83,6 +83,39 @@ mod tests {
     }
 
     #[test]
+    fn the_scheduler_threads_batch_their_log_lines_once_parked_and_the_blocking_pool_does_not() {
+        use crate::telemetry::log_batch;
+        for workers in [Workers::One, Workers::Many(2)] {
+            // The current-thread scheduler runs on the thread that calls `block_on`: this
+            // test's own, fresh for each scheduler.
+            let (task, blocking) = std::thread::spawn(move || {
+                let runtime = build(workers).expect("a runtime");
+                let got = runtime.block_on(async {
+                    let task = tokio::spawn(async {
+                        // Nothing to run while the timer runs: the thread parks.
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        log_batch::batching()
+                    });
+                    let blocking = tokio::task::spawn_blocking(log_batch::batching);
+                    (task.await.unwrap_or(false), blocking.await.unwrap_or(true))
+                });
+                log_batch::stop_on_this_thread();
+                got
+            })
+            .join()
+            .expect("the thread runs");
+            assert!(
+                task,
+                "{workers:?}: a scheduler thread batches after its first park"
+            );
+            assert!(
+                !blocking,
+                "{workers:?}: a blocking-pool thread writes each line"
+            );
+        }
+    }
+
+    #[test]
     fn both_schedulers_run_spawned_tasks_timers_and_blocking_work() {
         for workers in [Workers::One, Workers::Many(2)] {
             let runtime = build(workers).expect("a runtime");

@@ -124,6 +124,12 @@ pub fn stop_on_this_thread() {
     });
 }
 
+/// Whether this thread batches its lines (it has parked as one of the runtime's threads).
+pub fn batching() -> bool {
+    HELD.try_with(|held| held.try_borrow().is_ok_and(|h| h.is_some()))
+        .unwrap_or(false)
+}
+
 /// The log layer's writer: stderr, through the thread's batch when it has one.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BatchedStderr;
