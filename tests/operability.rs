@@ -459,6 +459,17 @@ fn access_lines(gw: &Gateway) -> usize {
         .count()
 }
 
+/// The access lines once `expected` of them are read from the gateway's stderr, or what there
+/// is after 10 s (the bound is what a loaded CI machine may take to run the pipe's reader, not
+/// a target).
+async fn access_lines_once_read(gw: &Gateway, expected: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while access_lines(gw) < expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    access_lines(gw)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn access_lines_come_out_while_serving_and_every_one_by_a_clean_stop() {
     // Lines are written in batches by the runtime's threads (telemetry::log_batch): under
@@ -471,14 +482,9 @@ async fn access_lines_come_out_while_serving_and_every_one_by_a_clean_stop() {
         for _ in 0..20 {
             assert_eq!(http.get(&url).await.status, 200);
         }
-        // Idle now: the lines come out without another request (the bound is generous: it
-        // is what a loaded CI machine may take to run the pipe's reader, not a target).
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while access_lines(&gw) < 20 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // Idle now: the lines come out without another request.
         assert_eq!(
-            access_lines(&gw),
+            access_lines_once_read(&gw, 20).await,
             20,
             "workers {workers}: {}",
             gw.log_text()
@@ -499,13 +505,8 @@ async fn access_lines_come_out_while_serving_and_every_one_by_a_clean_stop() {
         assert!(status.success());
         let exit = gw.wait(Duration::from_secs(10)).expect("the gateway exits");
         assert_eq!(exit.code(), Some(0));
-        // The pipe's reader may still be reading what the gateway wrote last.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while access_lines(&gw) < 60 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         assert_eq!(
-            access_lines(&gw),
+            access_lines_once_read(&gw, 60).await,
             60,
             "workers {workers}: {}",
             gw.log_text()
