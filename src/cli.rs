@@ -116,6 +116,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::telemetry::log_batch::flush_before_panics();
     let workers = crate::server::runtime::Workers::choose(cli.workers);
     let runtime = match crate::server::runtime::build(workers) {
         Ok(r) => r,

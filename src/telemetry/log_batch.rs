@@ -9,7 +9,8 @@
 //! - when it holds [`LIMIT`] bytes, or a line comes [`MAX_WAIT`] after the oldest one held, so
 //!   a thread kept busy does not sit on its lines;
 //! - when the thread stops (`on_thread_stop`), and when the gateway's main thread leaves the
-//!   runtime ([`stop_on_this_thread`], before the binary prints its last error).
+//!   runtime ([`stop_on_this_thread`], before the binary prints its last error);
+//! - when it panics, before the panic's message ([`flush_before_panics`]).
 //!
 //! A thread batches from its first park on: the scheduler's threads park, the blocking pool's
 //! and any other thread never do, and write each line as it comes. Lines are whole (the log
@@ -124,6 +125,19 @@ pub fn stop_on_this_thread() {
     });
 }
 
+/// Has a panicking thread write what it holds before the panic's message (the hook already
+/// set runs after): the lines that led to a panic come before it. Once per process.
+pub fn flush_before_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let earlier = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            flush_this_thread();
+            earlier(info);
+        }));
+    });
+}
+
 /// Whether this thread batches its lines (it has parked as one of the runtime's threads).
 pub fn batching() -> bool {
     HELD.try_with(|held| held.try_borrow().is_ok_and(|h| h.is_some()))
@@ -211,6 +225,20 @@ mod tests {
         })
         .join()
         .expect("the thread runs");
+    }
+
+    #[test]
+    fn a_panicking_thread_writes_its_lines_first() {
+        flush_before_panics();
+        let held_after = std::thread::spawn(|| {
+            on_park();
+            assert!(hold(b"before the panic\n"));
+            let _ = std::panic::catch_unwind(|| panic!("on purpose"));
+            held_bytes()
+        })
+        .join()
+        .expect("the thread runs");
+        assert_eq!(held_after, Some(0));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Observability: Prometheus metrics (`metrics`), W3C trace context (`trace`) how log lines
+//! Observability: Prometheus metrics (`metrics`), W3C trace context (`trace`), how log lines
 //! are written (`log`) and when they reach stderr (`log_batch`).
 //! Logs are `tracing` events; one structured line per request is written by the server.
 
