@@ -65,12 +65,17 @@ thread_local! {
     static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
+/// Runs `f` on this thread's batch state; `None` when it cannot be reached (the thread is
+/// ending, or the state is in use further up this thread's stack).
+fn with_held<R>(f: impl FnOnce(&mut Option<Held>) -> R) -> Option<R> {
+    HELD.try_with(|held| held.try_borrow_mut().ok().map(|mut held| f(&mut held)))
+        .ok()
+        .flatten()
+}
+
 /// Writes `line` to stderr, or holds it when this thread batches. False when not held.
 fn hold(line: &[u8]) -> bool {
-    HELD.try_with(|held| {
-        let Ok(mut held) = held.try_borrow_mut() else {
-            return false;
-        };
+    with_held(|held| {
         let Some(held) = held.as_mut() else {
             return false;
         };
@@ -88,41 +93,27 @@ fn hold(line: &[u8]) -> bool {
 /// The runtime's `on_thread_park` hook: writes what this thread holds, and from now on has it
 /// batch its lines.
 pub fn on_park() {
-    let _ = HELD.try_with(|held| {
-        if let Ok(mut held) = held.try_borrow_mut() {
-            match held.as_mut() {
-                Some(held) => held.write_out(),
-                None => {
-                    *held = Some(Held {
-                        lines: Vec::with_capacity(LIMIT),
-                        since: None,
-                    });
-                }
-            }
+    with_held(|held| match held.as_mut() {
+        Some(held) => held.write_out(),
+        None => {
+            *held = Some(Held {
+                lines: Vec::with_capacity(LIMIT),
+                since: None,
+            });
         }
     });
 }
 
 /// Writes what this thread holds (the runtime's `on_thread_stop` hook).
 pub fn flush_this_thread() {
-    let _ = HELD.try_with(|held| {
-        if let Ok(mut held) = held.try_borrow_mut()
-            && let Some(held) = held.as_mut()
-        {
-            held.write_out();
-        }
-    });
+    with_held(|held| held.as_mut().map(Held::write_out));
 }
 
 /// Writes what this thread holds and has it write each line as it comes again: for the thread
 /// that ran the runtime, once it has left it.
 pub fn stop_on_this_thread() {
-    let _ = HELD.try_with(|held| {
-        if let Ok(mut held) = held.try_borrow_mut() {
-            // Dropping the held lines writes them.
-            *held = None;
-        }
-    });
+    // Dropping the held lines writes them.
+    with_held(|held| *held = None);
 }
 
 /// Has a panicking thread write what it holds before the panic's message (the hook already
@@ -140,8 +131,7 @@ pub fn flush_before_panics() {
 
 /// Whether this thread batches its lines (it has parked as one of the runtime's threads).
 pub fn batching() -> bool {
-    HELD.try_with(|held| held.try_borrow().is_ok_and(|h| h.is_some()))
-        .unwrap_or(false)
+    with_held(|held| held.is_some()).unwrap_or(false)
 }
 
 /// The log layer's writer: stderr, through the thread's batch when it has one.
