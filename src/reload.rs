@@ -91,60 +91,80 @@ impl Reloader {
                 }
             });
         }
-        let me = self.clone();
+        // The folders are watched before this returns (before the gateway says it listens): a
+        // change made right after the start is seen.
         let watched = watched_paths(&path, &self.state.snapshot.load());
-        tokio::spawn(async move { me.watch(watched).await });
+        if let Some((watcher, changes)) = watch(&watched) {
+            let me = self.clone();
+            tokio::spawn(async move { me.reload_on_changes(watcher, changes).await });
+        }
     }
 
-    async fn watch(self: Arc<Self>, paths: Vec<PathBuf>) {
-        use notify::Watcher as _;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let mut watcher = match notify::recommended_watcher(
-            move |event: notify::Result<notify::Event>| {
-                if let Ok(e) = event
-                    && !matches!(e.kind, notify::EventKind::Access(_))
-                {
-                    let _ = tx.send(());
-                }
-            },
-        ) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch the configuration files; reload with SIGHUP or POST /admin/reload");
-                return;
-            }
-        };
-        // Folders are watched, not files: editors and Kubernetes replace files (rename, symlink swap).
-        let mut dirs: Vec<PathBuf> = paths
-            .iter()
-            .map(|p| {
-                if p.is_dir() {
-                    p.clone()
-                } else {
-                    p.parent().map(Path::to_path_buf).unwrap_or_default()
-                }
-            })
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        for d in &dirs {
-            let dir = if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d.as_path()
-            };
-            if let Err(e) = watcher.watch(dir, notify::RecursiveMode::Recursive) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot watch a configuration folder");
-            }
-        }
-        while rx.recv().await.is_some() {
+    /// Reloads once a burst of file changes has settled, for as long as `watcher` lives.
+    async fn reload_on_changes(
+        self: Arc<Self>,
+        watcher: notify::RecommendedWatcher,
+        mut changes: tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        while changes.recv().await.is_some() {
             // Let a burst of writes settle, then reload once.
             tokio::time::sleep(Duration::from_millis(150)).await;
-            while rx.try_recv().is_ok() {}
+            while changes.try_recv().is_ok() {}
             let _ = self.reload("file change").await;
         }
         drop(watcher);
     }
+}
+
+/// Watches the folders of `paths`; the receiver gets one message a change. `None` (logged) when
+/// the platform cannot watch.
+fn watch(
+    paths: &[PathBuf],
+) -> Option<(
+    notify::RecommendedWatcher,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+)> {
+    use notify::Watcher as _;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = match notify::recommended_watcher(
+        move |event: notify::Result<notify::Event>| {
+            if let Ok(e) = event
+                && !matches!(e.kind, notify::EventKind::Access(_))
+            {
+                let _ = tx.send(());
+            }
+        },
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the configuration files; reload with SIGHUP or POST /admin/reload");
+            return None;
+        }
+    };
+    // Folders are watched, not files: editors and Kubernetes replace files (rename, symlink swap).
+    let mut dirs: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or_default()
+            }
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        let dir = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d.as_path()
+        };
+        if let Err(e) = watcher.watch(dir, notify::RecursiveMode::Recursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch a configuration folder");
+        }
+    }
+    Some((watcher, rx))
 }
 
 /// The config file and the mapping folders it names.
